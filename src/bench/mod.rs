@@ -1,0 +1,4 @@
+//! Benchmark and evaluation helpers: the `synth` data generator and similarity statistics.
+
+pub mod stats;
+pub mod synth;

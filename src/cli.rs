@@ -1,0 +1,298 @@
+//! Command-line definitions (clap derive). No logic here.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Batch face search at archive scale on Arrow/Parquet.
+///
+/// Embed folders of photos into Parquet, learn a PCA+ITQ binary quantizer, build a gallery of
+/// code and float shards, then run batched 1:N identification, archive dedup/clustering and
+/// watchlist joins with a SIMD Hamming scan and exact cosine rerank, or query everything
+/// with SQL.
+///
+/// Exit codes: 0 ok, 1 runtime failure, 2 usage error (or a subcommand not available in this
+/// build), 3 bad input data (the message names the file, row and field).
+#[derive(Debug, Parser)]
+#[command(
+    name = "faceflash-batch",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    /// Worker threads (default: one per core).
+    #[arg(long, global = true, value_name = "N")]
+    pub threads: Option<usize>,
+
+    /// Print only errors: no progress, no summaries.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    /// Log format on stderr: `text` for people, `json` for one JSON object per line
+    /// (Airflow, cron, log shippers).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Generate a synthetic face-embedding data set (gallery + queries) for tests and benchmarks.
+    Synth(SynthArgs),
+    /// Validate faces tables and print their shape and similarity statistics.
+    Inspect(InspectArgs),
+    /// Detect, align and embed the faces in photo folders into a Parquet faces table.
+    Embed(EmbedArgs),
+    /// Learn a PCA+ITQ binary quantizer from the embeddings of one or more Parquet tables.
+    Fit(FitArgs),
+    /// Build (or append to) a gallery: binary code shards, float shards and metadata.
+    Index(IndexArgs),
+    /// 1:N identification: the k best gallery matches of every query face.
+    Identify(IdentifyArgs),
+    /// Find every pair of near-duplicate / same-person faces in a gallery, and cluster them.
+    Dedup(DedupArgs),
+    /// Match a stream of faces against a watchlist gallery.
+    Watchlist(WatchlistArgs),
+    /// Run SQL over faces tables, galleries and results (DataFusion with ff_* functions).
+    Sql(SqlArgs),
+    /// Inspect and maintain a gallery: info, verify, remove (erasure), compact.
+    Gallery(GalleryArgs),
+    /// Measure speed and recall: scan kernels, ANN comparison, embedding throughput.
+    Bench(BenchArgs),
+    /// Run the main pipeline on built-in synthetic data and show what it did.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SynthArgs {
+    /// Gallery faces to generate.
+    #[arg(long, default_value_t = 10_000)]
+    pub n: usize,
+    /// Query faces to generate.
+    #[arg(long, default_value_t = 1_000)]
+    pub queries: usize,
+    /// Embedding dimension (512 like ArcFace, 128 like SFace).
+    #[arg(long, default_value_t = 512)]
+    pub dim: usize,
+    /// Gallery faces per identity.
+    #[arg(long, default_value_t = 4)]
+    pub per_identity: usize,
+    /// Share of queries whose identity is absent from the gallery (0..1).
+    #[arg(long, default_value_t = 0.1)]
+    pub absent_share: f64,
+    /// Median cosine between two faces of one identity.
+    #[arg(long, default_value_t = 0.6)]
+    pub intra_cosine: f64,
+    /// Random seed; the output is identical for a given seed whatever the thread count.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Output directory: writes DIR/gallery.parquet and DIR/queries.parquet.
+    #[arg(long, short = 'o', value_name = "DIR")]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// Faces tables (Parquet files or directories of them).
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// Embedding column.
+    #[arg(long, default_value = "embedding")]
+    pub column: String,
+}
+
+#[derive(Debug, Args)]
+pub struct EmbedArgs {
+    /// Photo folders, image files, or text files listing one image path per line.
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// Output faces table.
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// Where to record images that could not be read or had no face.
+    #[arg(long)]
+    pub errors: Option<PathBuf>,
+    /// Model profile: `sface` (YuNet + SFace, 128-d) or `arcface` (SCRFD + ArcFace, 512-d).
+    #[arg(long, default_value = "sface")]
+    pub profile: String,
+    /// Skip images already present in the output and append the rest.
+    #[arg(long)]
+    pub resume: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct FitArgs {
+    /// Faces tables (Parquet files or directories of them).
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// Output quantizer file.
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// Code length in bits: a multiple of 64 from 64 to 2048.
+    #[arg(long, default_value_t = 512)]
+    pub bits: usize,
+    /// Embedding column.
+    #[arg(long, default_value = "embedding")]
+    pub column: String,
+    /// Rows kept (reservoir sample) for ITQ, thresholds and calibration.
+    #[arg(long, default_value_t = 50_000)]
+    pub sample: usize,
+    /// Maximum ITQ iterations.
+    #[arg(long, default_value_t = 50)]
+    pub iterations: usize,
+    /// Random seed.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Print bit balance, the ITQ objective per iteration and the calibration table.
+    #[arg(long)]
+    pub report: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct IndexArgs {
+    /// Faces tables (Parquet files or directories of them).
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// Gallery directory.
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// Quantizer to encode with (default: fit one on the input first).
+    #[arg(long)]
+    pub quantizer: Option<PathBuf>,
+    /// Add new shards to an existing gallery.
+    #[arg(long)]
+    pub append: bool,
+    /// Precision of the float shards kept for rerank: f32 or f16.
+    #[arg(long, default_value = "f32")]
+    pub floats: String,
+    /// Rows per shard.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub shard_rows: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct IdentifyArgs {
+    /// Gallery directory.
+    #[arg(long)]
+    pub gallery: PathBuf,
+    /// Query faces table.
+    #[arg(long)]
+    pub queries: PathBuf,
+    /// Output matches table.
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// Matches per query.
+    #[arg(short, default_value_t = 10)]
+    pub k: usize,
+    /// Hamming candidates reranked by exact cosine (default: from the quantizer's calibration).
+    #[arg(long)]
+    pub candidates: Option<usize>,
+    /// Drop matches below this cosine.
+    #[arg(long)]
+    pub min_cosine: Option<f32>,
+}
+
+#[derive(Debug, Args)]
+pub struct DedupArgs {
+    /// Gallery directory.
+    #[arg(long)]
+    pub gallery: PathBuf,
+    /// Cosine threshold for a pair.
+    #[arg(long)]
+    pub threshold: f32,
+    /// Output pairs table.
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// Also write clusters here.
+    #[arg(long)]
+    pub clusters: Option<PathBuf>,
+    /// Also write an HTML report here.
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchlistArgs {
+    /// Watchlist gallery directory.
+    #[arg(long)]
+    pub watchlist: PathBuf,
+    /// Faces table to scan.
+    #[arg(long)]
+    pub stream: PathBuf,
+    /// Cosine threshold for a hit.
+    #[arg(long)]
+    pub threshold: f32,
+    /// Output hits table.
+    #[arg(short, long)]
+    pub output: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct SqlArgs {
+    /// SQL to run (or use -f).
+    pub query: Option<String>,
+    /// File of SQL statements.
+    #[arg(short, long)]
+    pub file: Option<PathBuf>,
+    /// Register a Parquet file or directory as a table: name=path.
+    #[arg(long)]
+    pub table: Vec<String>,
+    /// Register a gallery as a table: name=dir.
+    #[arg(long)]
+    pub gallery: Vec<String>,
+    /// Write the result to a .parquet, .csv or .json file.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct GalleryArgs {
+    #[command(subcommand)]
+    pub action: GalleryAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GalleryAction {
+    /// Counts, bytes on disk and resident memory needed.
+    Info { gallery: PathBuf },
+    /// Re-checksum every file; report the first bad one.
+    Verify { gallery: PathBuf },
+    /// Tombstone faces so they never appear in results (by face id or identity).
+    Remove {
+        gallery: PathBuf,
+        #[arg(long)]
+        face_id: Vec<String>,
+        #[arg(long)]
+        identity: Vec<String>,
+    },
+    /// Rewrite shards without tombstoned faces, erasing them physically.
+    Compact { gallery: PathBuf },
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// What to measure: scan, ann or embed.
+    pub what: String,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Where to put the demo's outputs.
+    #[arg(long, short = 'o', default_value = "faceflash-demo")]
+    pub out: PathBuf,
+    /// Synthetic gallery size.
+    #[arg(long, default_value_t = 20_000)]
+    pub n: usize,
+}

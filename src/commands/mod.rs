@@ -1,0 +1,89 @@
+//! One module per subcommand: glue between the CLI and the library, no algorithms.
+
+mod demo;
+mod inspect;
+mod synth;
+mod unavailable;
+
+use faceflash_batch::bench::stats::TableSummary;
+
+use crate::cli::Command;
+
+/// How a command reports to the user.
+pub struct Output {
+    /// No summaries on stdout.
+    pub quiet: bool,
+    /// Logs are JSON lines.
+    pub json: bool,
+}
+
+impl Output {
+    /// Prints a summary line on stdout unless quiet.
+    pub fn say(&self, line: impl AsRef<str>) {
+        if !self.quiet {
+            println!("{}", line.as_ref());
+        }
+    }
+}
+
+/// A usage error found after parsing (exit code 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// Runs one subcommand.
+pub fn run(command: Command, out: &Output) -> anyhow::Result<()> {
+    match command {
+        Command::Synth(args) => synth::run(&args, out),
+        Command::Demo(args) => demo::run(&args, out),
+        Command::Inspect(args) => inspect::run(&args, out),
+        Command::Embed(_) => unavailable::run("embed"),
+        Command::Fit(_) => unavailable::run("fit"),
+        Command::Index(_) => unavailable::run("index"),
+        Command::Identify(_) => unavailable::run("identify"),
+        Command::Dedup(_) => unavailable::run("dedup"),
+        Command::Watchlist(_) => unavailable::run("watchlist"),
+        Command::Sql(_) => unavailable::run("sql"),
+        Command::Gallery(_) => unavailable::run("gallery"),
+        Command::Bench(_) => unavailable::run("bench"),
+    }
+}
+
+/// Exit code for an error: 3 for bad input data, 2 for usage errors, 1 otherwise.
+pub fn exit_code(err: &anyhow::Error) -> u8 {
+    if err.chain().any(faceflash_batch::error::is_bad_input) {
+        3
+    } else if err.chain().any(|e| {
+        e.downcast_ref::<UsageError>().is_some()
+            || e.downcast_ref::<unavailable::NotAvailable>().is_some()
+    }) {
+        2
+    } else {
+        1
+    }
+}
+
+/// Human-readable lines describing a faces table.
+pub fn describe_summary(s: &TableSummary) -> String {
+    let g = &s.similarity.genuine;
+    let i = &s.similarity.impostor;
+    format!(
+        "{} rows in {} file(s), {}-d, {} with identity\n\
+         same-identity cosine  mean {:.3}  sd {:.3}  5%..95% {:.3}..{:.3}  ({} pairs)\n\
+         impostor cosine       mean {:.3}  sd {:.3}  5%..95% {:.3}..{:.3}  ({} pairs)",
+        s.rows,
+        s.files,
+        s.dim,
+        s.labelled_rows,
+        g.mean,
+        g.sd,
+        g.p05,
+        g.p95,
+        g.pairs,
+        i.mean,
+        i.sd,
+        i.p05,
+        i.p95,
+        i.pairs
+    )
+}

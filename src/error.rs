@@ -1,0 +1,22 @@
+//! Error classification shared by every module: bad input data versus runtime failure.
+
+use std::error::Error;
+
+/// True when `err`, or any error in its `source()` chain, was caused by the user's input
+/// data (a bad Parquet file, a wrong dimension, a corrupt quantizer file): exit code 3.
+pub fn is_bad_input(err: &(dyn Error + 'static)) -> bool {
+    let mut current: Option<&(dyn Error + 'static)> = Some(err);
+    while let Some(e) = current {
+        if let Some(input) = e.downcast_ref::<crate::store::InputError>() {
+            let _ = input;
+            return true;
+        }
+        if let Some(q) = e.downcast_ref::<crate::quant::QuantError>() {
+            if q.is_bad_input() {
+                return true;
+            }
+        }
+        current = e.source();
+    }
+    false
+}

@@ -1,0 +1,22 @@
+//! faceflash-batch: batch face search at archive scale on Arrow/Parquet.
+//!
+//! The library is split the way the data flows (see `DESIGN.md`):
+//! - [`store`]: Parquet embedding tables (streaming reader with validation, atomic writer);
+//! - [`quant`]: the PCA+ITQ binary quantizer (fit, encode, `.ffq` file, calibration);
+//! - [`scan`]: Hamming kernels and top-k selection;
+//! - [`bench`]: data generators and evaluation helpers (the `synth` data set);
+//! - [`progress`]: progress reporting that works on a terminal and under cron/Airflow.
+//!
+//! Errors are `thiserror` enums per module; [`error::is_bad_input`] tells whether an error is
+//! caused by the user's data (exit code 3) rather than by the environment (exit code 1).
+
+pub mod bench;
+pub mod error;
+pub mod linalg;
+pub mod progress;
+pub mod quant;
+pub mod scan;
+pub mod store;
+
+/// Version of this tool, recorded in every output's provenance.
+pub const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");

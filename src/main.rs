@@ -1,0 +1,65 @@
+//! The `faceflash-batch` binary: parse the command line, set up logging and threads, run one
+//! command, map its error to an exit code (0 ok, 1 runtime, 2 usage, 3 bad input data).
+
+mod cli;
+mod commands;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use cli::{Cli, LogFormat};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let json = cli.log_format == LogFormat::Json;
+    init_logging(json, cli.quiet);
+    faceflash_batch::progress::configure(cli.quiet, json);
+    if let Some(n) = cli.threads {
+        if n == 0 {
+            eprintln!("error: --threads must be at least 1");
+            return ExitCode::from(2);
+        }
+        if let Err(e) = rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build_global()
+        {
+            eprintln!("error: cannot start {n} worker threads: {e}");
+            return ExitCode::from(1);
+        }
+    }
+    let out = commands::Output {
+        quiet: cli.quiet,
+        json,
+    };
+    match commands::run(cli.command, &out) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            let code = commands::exit_code(&err);
+            if json {
+                tracing::error!(event = "error", exit_code = code, "{err:#}");
+            } else {
+                eprintln!("error: {err:#}");
+            }
+            ExitCode::from(code)
+        }
+    }
+}
+
+fn init_logging(json: bool, quiet: bool) {
+    use tracing_subscriber::filter::LevelFilter;
+    let level = if quiet {
+        LevelFilter::ERROR
+    } else {
+        LevelFilter::INFO
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(level)
+        .with_target(false);
+    if json {
+        builder.json().flatten_event(true).init();
+    } else {
+        builder.without_time().compact().init();
+    }
+}

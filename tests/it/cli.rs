@@ -1,0 +1,198 @@
+//! The command-line contract: help, exit codes, JSON logs, quiet mode.
+
+use crate::common::{assert_fails_with, bin};
+
+const SUBCOMMANDS: &[&str] = &[
+    "synth",
+    "inspect",
+    "embed",
+    "fit",
+    "index",
+    "identify",
+    "dedup",
+    "watchlist",
+    "sql",
+    "gallery",
+    "bench",
+    "demo",
+];
+
+#[test]
+fn every_subcommand_has_help() {
+    for name in SUBCOMMANDS {
+        let out = bin().args([name, "--help"]).output().unwrap();
+        assert!(out.status.success(), "{name} --help failed");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("Usage: faceflash-batch"), "{name}: {text}");
+        assert!(text.len() > 200, "{name} help too short: {text}");
+    }
+    let out = bin().arg("--help").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Exit codes"), "{text}");
+    for name in SUBCOMMANDS {
+        assert!(text.contains(name), "top-level help lists {name}");
+    }
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let out = bin()
+        .args(["synth", "--n", "lots", "--out", "x"])
+        .output()
+        .unwrap();
+    assert_fails_with(&out, 2, &["invalid value"]);
+    let out = bin()
+        .args(["synth", "--out", "x", "--per-identity", "0"])
+        .output()
+        .unwrap();
+    assert_fails_with(&out, 2, &["--per-identity"]);
+    let out = bin()
+        .args(["--threads", "0", "synth", "--out", "x"])
+        .output()
+        .unwrap();
+    assert_fails_with(&out, 2, &["--threads"]);
+}
+
+#[test]
+fn subcommands_not_in_this_build_say_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = dir.path().join("g");
+    let cases: Vec<Vec<String>> = vec![
+        vec![
+            "identify".into(),
+            "--gallery".into(),
+            g.display().to_string(),
+            "--queries".into(),
+            "q.parquet".into(),
+            "-o".into(),
+            "m.parquet".into(),
+        ],
+        vec![
+            "dedup".into(),
+            "--gallery".into(),
+            g.display().to_string(),
+            "--threshold".into(),
+            "0.5".into(),
+            "-o".into(),
+            "p.parquet".into(),
+        ],
+        vec!["gallery".into(), "info".into(), g.display().to_string()],
+    ];
+    for args in cases {
+        let out = bin().args(&args).output().unwrap();
+        assert_fails_with(&out, 2, &["not yet available"]);
+    }
+}
+
+#[test]
+fn json_logs_are_one_object_per_line_and_quiet_prints_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = bin()
+        .args([
+            "--log-format",
+            "json",
+            "synth",
+            "--n",
+            "50",
+            "--queries",
+            "5",
+            "--dim",
+            "8",
+            "--out",
+        ])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let mut events = 0;
+    for line in stderr.lines() {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        assert!(
+            v.get("level").is_some() && v.get("timestamp").is_some(),
+            "{line}"
+        );
+        if v["event"] == "synth_done" {
+            assert_eq!(v["rows"], 50);
+            events += 1;
+        }
+    }
+    assert_eq!(events, 1, "one synth_done event: {stderr}");
+
+    let out = bin()
+        .args([
+            "-q",
+            "synth",
+            "--n",
+            "50",
+            "--queries",
+            "5",
+            "--dim",
+            "8",
+            "--out",
+        ])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(out.stdout.is_empty() && out.stderr.is_empty());
+
+    let missing = dir.path().join("missing.parquet");
+    let out = bin()
+        .args(["--log-format", "json", "inspect"])
+        .arg(&missing)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let line = String::from_utf8_lossy(&out.stderr);
+    let v: serde_json::Value = serde_json::from_str(line.trim()).expect("error is JSON");
+    assert_eq!(v["exit_code"], 3);
+    assert!(v["message"].as_str().unwrap().contains("missing.parquet"));
+}
+
+#[test]
+fn outputs_are_atomic_no_temp_files_left() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = bin()
+        .args([
+            "synth",
+            "--n",
+            "100",
+            "--queries",
+            "10",
+            "--dim",
+            "8",
+            "--out",
+        ])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let mut names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, vec!["gallery.parquet", "queries.parquet"]);
+}
+
+#[test]
+fn demo_prints_what_it_did() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = bin()
+        .args(["demo", "--n", "2000", "--out"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("same-identity cosine") && text.contains("gallery.parquet"),
+        "{text}"
+    );
+}

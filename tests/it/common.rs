@@ -1,0 +1,78 @@
+//! Helpers shared by the integration tests.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, RecordBatch};
+use arrow::datatypes::{Field, Schema};
+use assert_cmd::Command;
+use parquet::arrow::ArrowWriter;
+use parquet::file::properties::WriterProperties;
+
+/// The built CLI.
+pub fn bin() -> Command {
+    let mut cmd = Command::cargo_bin("faceflash-batch").expect("binary built");
+    cmd.env_remove("RUST_LOG");
+    cmd
+}
+
+/// Writes one Parquet file from named columns, in batches of `batch_rows`.
+pub fn write_parquet(path: &Path, columns: Vec<(&str, ArrayRef)>, batch_rows: usize) {
+    let fields: Vec<Field> = columns
+        .iter()
+        .map(|(n, a)| Field::new(*n, a.data_type().clone(), true))
+        .collect();
+    let schema = Arc::new(Schema::new(fields));
+    let arrays: Vec<ArrayRef> = columns.into_iter().map(|(_, a)| a).collect();
+    let batch = RecordBatch::try_new(schema.clone(), arrays).expect("valid batch");
+    let props = WriterProperties::builder()
+        .set_max_row_group_row_count(Some(batch_rows.max(1)))
+        .build();
+    let file = std::fs::File::create(path).expect("create parquet");
+    let mut writer = ArrowWriter::try_new(file, schema, Some(props)).expect("writer");
+    let mut offset = 0;
+    while offset < batch.num_rows() {
+        let len = batch_rows.min(batch.num_rows() - offset);
+        writer.write(&batch.slice(offset, len)).expect("write");
+        offset += len;
+    }
+    writer.close().expect("close");
+}
+
+/// Deterministic pseudo-random vectors (not normalised), `rows × dim`.
+pub fn vectors(rows: usize, dim: usize, seed: u64) -> Vec<Vec<f32>> {
+    let mut state = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    (0..rows)
+        .map(|_| {
+            (0..dim)
+                .map(|_| {
+                    state = state
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    ((state >> 40) as f32 / (1u64 << 24) as f32) - 0.5
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// A temporary directory path joined with `name`.
+pub fn path_in(dir: &tempfile::TempDir, name: &str) -> PathBuf {
+    dir.path().join(name)
+}
+
+/// Asserts a failed run exited with `code`, mentions every needle, and did not panic.
+pub fn assert_fails_with(output: &std::process::Output, code: i32, needles: &[&str]) {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "exit code; stderr: {stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "panic in stderr: {stderr}");
+    for needle in needles {
+        assert!(stderr.contains(needle), "stderr lacks {needle:?}: {stderr}");
+    }
+}

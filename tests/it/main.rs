@@ -1,0 +1,9 @@
+//! Integration tests: one binary (every test target links all of DataFusion), one module per
+//! area. Tests run the built `faceflash-batch` binary on real Parquet files.
+
+mod bad_input;
+mod cli;
+mod common;
+mod interop;
+mod reader;
+mod synth;
