@@ -51,7 +51,7 @@ pub enum LogFormat {
 pub enum Command {
     /// Generate a synthetic face-embedding data set (gallery + queries) for tests and benchmarks.
     Synth(SynthArgs),
-    /// Validate faces tables and print their shape and similarity statistics.
+    /// Validate faces tables or quantizer files and print what they hold.
     Inspect(InspectArgs),
     /// Detect, align and embed the faces in photo folders into a Parquet faces table.
     Embed(EmbedArgs),
@@ -105,12 +105,15 @@ pub struct SynthArgs {
 
 #[derive(Debug, Args)]
 pub struct InspectArgs {
-    /// Faces tables (Parquet files or directories of them).
+    /// Faces tables (Parquet files or directories of them) and/or quantizer files (.ffq).
     #[arg(required = true)]
     pub inputs: Vec<PathBuf>,
     /// Embedding column.
     #[arg(long, default_value = "embedding")]
     pub column: String,
+    /// Also encode the tables with this quantizer and report the codes' bit balance.
+    #[arg(long)]
+    pub quantizer: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -146,12 +149,18 @@ pub struct FitArgs {
     /// Embedding column.
     #[arg(long, default_value = "embedding")]
     pub column: String,
-    /// Rows kept (reservoir sample) for ITQ, thresholds and calibration.
+    /// Rows kept (seeded reservoir sample) for ITQ, thresholds and calibration. The mean and
+    /// covariance (PCA) are computed over all input rows, in f64.
     #[arg(long, default_value_t = 50_000)]
     pub sample: usize,
-    /// Maximum ITQ iterations.
+    /// Maximum ITQ iterations (ITQ stops earlier when the loss improves by less than 1e-6
+    /// relatively).
     #[arg(long, default_value_t = 50)]
     pub iterations: usize,
+    /// Training rows ITQ iterates on (a subsample of the sample; all sample rows still set
+    /// the per-bit thresholds).
+    #[arg(long, default_value_t = 10_000)]
+    pub itq_rows: usize,
     /// Random seed.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,

@@ -50,6 +50,8 @@ fn init_logging(json: bool, quiet: bool) {
     use tracing_subscriber::filter::LevelFilter;
     let level = if quiet {
         LevelFilter::ERROR
+    } else if std::env::var_os("FACEFLASH_DEBUG").is_some() {
+        LevelFilter::DEBUG
     } else {
         LevelFilter::INFO
     };

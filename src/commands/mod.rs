@@ -1,6 +1,7 @@
 //! One module per subcommand: glue between the CLI and the library, no algorithms.
 
 mod demo;
+mod fit;
 mod inspect;
 mod synth;
 mod unavailable;
@@ -38,7 +39,7 @@ pub fn run(command: Command, out: &Output) -> anyhow::Result<()> {
         Command::Demo(args) => demo::run(&args, out),
         Command::Inspect(args) => inspect::run(&args, out),
         Command::Embed(_) => unavailable::run("embed"),
-        Command::Fit(_) => unavailable::run("fit"),
+        Command::Fit(args) => fit::run(&args, out),
         Command::Index(_) => unavailable::run("index"),
         Command::Identify(_) => unavailable::run("identify"),
         Command::Dedup(_) => unavailable::run("dedup"),

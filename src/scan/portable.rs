@@ -6,6 +6,15 @@ pub fn hamming_portable(a: &[u64], b: &[u64]) -> u32 {
     a.iter().zip(b).map(|(x, y)| (x ^ y).count_ones()).sum()
 }
 
+/// Distances from `query` to each of the `out.len()` codes in `codes`.
+pub fn distances_portable(query: &[u64], codes: &[u64], out: &mut [u32]) {
+    let words = query.len();
+    assert_eq!(codes.len(), out.len() * words, "codes and output disagree");
+    for (d, code) in out.iter_mut().zip(codes.chunks_exact(words)) {
+        *d = hamming_portable(query, code);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,5 +5,6 @@ mod bad_input;
 mod cli;
 mod common;
 mod interop;
+mod quant;
 mod reader;
 mod synth;

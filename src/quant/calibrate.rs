@@ -1,0 +1,173 @@
+//! Calibration on held-out rows: how many Hamming candidates reach recall@1 ≥ 99.9% against
+//! exact cosine, and which Hamming radius keeps ≥ 99.99% of the pairs above a cosine.
+
+use ndarray::ArrayView2;
+use rayon::prelude::*;
+
+use super::{Calibration, RadiusPoint, RecallPoint};
+use crate::scan::distances;
+
+/// Cosine thresholds whose Hamming radius is calibrated.
+pub const RADIUS_THRESHOLDS: [f32; 5] = [0.3, 0.4, 0.5, 0.6, 0.7];
+/// Recall target for the candidate count.
+pub const RECALL_TARGET: f64 = 0.999;
+/// Share of pairs a radius must keep.
+pub const PAIR_KEEP: f64 = 0.9999;
+/// Below this many pairs the radius is the largest distance seen, not a quantile.
+const MIN_PAIRS_FOR_QUANTILE: u64 = 10_000;
+const QUERY_BLOCK: usize = 64;
+
+struct BlockResult {
+    ranks: Vec<usize>,
+    histograms: Vec<Vec<u64>>,
+}
+
+/// Measures the calibration table for `queries` against `database` (row-major unit
+/// vectors of `dim`) with their codes (`words` u64 per row).
+pub fn calibrate(
+    queries: &[f32],
+    query_codes: &[u64],
+    database: &[f32],
+    database_codes: &[u64],
+    dim: usize,
+    words: usize,
+) -> Calibration {
+    let n_db = database.len() / dim;
+    let n_q = queries.len() / dim;
+    if n_db == 0 || n_q == 0 {
+        return Calibration::default();
+    }
+    let bits = words * 64;
+    let db = ArrayView2::from_shape((n_db, dim), database).expect("database shape");
+    let blocks: Vec<BlockResult> = queries
+        .par_chunks(QUERY_BLOCK * dim)
+        .zip(query_codes.par_chunks(QUERY_BLOCK * words))
+        .map(|(qv, qc)| {
+            let rows = qv.len() / dim;
+            let q = ArrayView2::from_shape((rows, dim), qv).expect("query shape");
+            let cos = q.dot(&db.t());
+            let mut result = BlockResult {
+                ranks: Vec::with_capacity(rows),
+                histograms: vec![vec![0u64; bits + 1]; RADIUS_THRESHOLDS.len()],
+            };
+            let mut dist = vec![0u32; n_db];
+            for i in 0..rows {
+                distances(&qc[i * words..(i + 1) * words], database_codes, &mut dist);
+                let row = cos.row(i);
+                let mut nn = 0;
+                for (j, &c) in row.iter().enumerate() {
+                    if c > row[nn] {
+                        nn = j;
+                    }
+                }
+                let (dn, rank) = (dist[nn], &mut 0usize);
+                for (j, &d) in dist.iter().enumerate() {
+                    if d < dn || (d == dn && j < nn) {
+                        *rank += 1;
+                    }
+                }
+                result.ranks.push(*rank + 1);
+                for (&c, &d) in row.iter().zip(&dist) {
+                    if c >= RADIUS_THRESHOLDS[0] {
+                        for (t, hist) in RADIUS_THRESHOLDS.iter().zip(result.histograms.iter_mut())
+                        {
+                            if c >= *t {
+                                hist[d as usize] += 1;
+                            }
+                        }
+                    }
+                }
+            }
+            result
+        })
+        .collect();
+
+    let mut ranks: Vec<usize> = blocks
+        .iter()
+        .flat_map(|b| b.ranks.iter().copied())
+        .collect();
+    let mut histograms = vec![vec![0u64; bits + 1]; RADIUS_THRESHOLDS.len()];
+    for b in &blocks {
+        for (total, h) in histograms.iter_mut().zip(&b.histograms) {
+            total.iter_mut().zip(h).for_each(|(t, v)| *t += v);
+        }
+    }
+    ranks.sort_unstable();
+    let recall_at = |c: usize| ranks.partition_point(|&r| r <= c) as f64 / n_q as f64;
+    let mut recall: Vec<RecallPoint> = [
+        1usize, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 20_000, 50_000,
+    ]
+    .iter()
+    .copied()
+    .filter(|&c| c < n_db)
+    .chain(std::iter::once(n_db))
+    .map(|c| RecallPoint {
+        candidates: c,
+        recall_at_1: recall_at(c),
+    })
+    .collect();
+    recall.dedup_by_key(|p| p.candidates);
+    let index = ((RECALL_TARGET * n_q as f64).ceil() as usize).clamp(1, n_q) - 1;
+    let candidates_999 = Some(ranks[index]);
+    let radii = RADIUS_THRESHOLDS
+        .iter()
+        .zip(&histograms)
+        .map(|(&cosine, hist)| RadiusPoint {
+            cosine,
+            radius: radius_from_histogram(hist),
+            pairs: hist.iter().sum(),
+        })
+        .collect();
+    Calibration {
+        queries: n_q,
+        database_rows: n_db,
+        recall,
+        candidates_999,
+        radii,
+    }
+}
+
+/// The radius keeping [`PAIR_KEEP`] of the pairs (the largest distance seen when there are
+/// too few pairs for that quantile to mean anything).
+fn radius_from_histogram(hist: &[u64]) -> Option<u32> {
+    let total: u64 = hist.iter().sum();
+    if total == 0 {
+        return None;
+    }
+    if total < MIN_PAIRS_FOR_QUANTILE {
+        return hist.iter().rposition(|&c| c > 0).map(|r| r as u32);
+    }
+    let need = (PAIR_KEEP * total as f64).ceil() as u64;
+    let mut cumulative = 0;
+    for (r, &c) in hist.iter().enumerate() {
+        cumulative += c;
+        if cumulative >= need {
+            return Some(r as u32);
+        }
+    }
+    Some((hist.len() - 1) as u32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn radius_is_a_quantile_or_the_maximum() {
+        let mut hist = vec![0u64; 65];
+        hist[3] = 5;
+        hist[9] = 1;
+        assert_eq!(
+            radius_from_histogram(&hist),
+            Some(9),
+            "few pairs: largest distance"
+        );
+        let mut hist = vec![0u64; 65];
+        hist[10] = 99_990;
+        hist[20] = 9;
+        hist[40] = 1;
+        // 99.99% of 100,000 = 99,990 pairs are within 10.
+        assert_eq!(radius_from_histogram(&hist), Some(10));
+        assert_eq!(radius_from_histogram(&[0, 0]), None);
+    }
+}
