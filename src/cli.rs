@@ -292,8 +292,42 @@ pub enum GalleryAction {
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// What to measure: scan, ann or embed.
-    pub what: String,
+    #[command(subcommand)]
+    pub what: BenchWhat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchWhat {
+    /// Quantizer: fit time and encode throughput (1 thread and all threads), medians.
+    Quant(BenchQuantArgs),
+    /// Scan kernels and batched identification throughput.
+    Scan,
+    /// Recall and speed against FAISS, HNSWLIB, USearch and ScaNN.
+    Ann,
+    /// Photo embedding throughput.
+    Embed,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchQuantArgs {
+    /// Faces table to measure on (default: a synth table of --n rows made in a temp dir).
+    #[arg(long)]
+    pub input: Option<PathBuf>,
+    /// Rows of the synth table.
+    #[arg(long, default_value_t = 100_000)]
+    pub n: usize,
+    /// Dimension of the synth table.
+    #[arg(long, default_value_t = 512)]
+    pub dim: usize,
+    /// Code length.
+    #[arg(long, default_value_t = 512)]
+    pub bits: usize,
+    /// Runs per measurement (medians are reported).
+    #[arg(long, default_value_t = 3)]
+    pub repeat: usize,
+    /// Also write the report as JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

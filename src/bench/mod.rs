@@ -1,4 +1,5 @@
 //! Benchmark and evaluation helpers: the `synth` data generator and similarity statistics.
 
+pub mod quant;
 pub mod stats;
 pub mod synth;

@@ -1,5 +1,6 @@
 //! One module per subcommand: glue between the CLI and the library, no algorithms.
 
+mod bench;
 mod demo;
 mod fit;
 mod inspect;
@@ -46,7 +47,7 @@ pub fn run(command: Command, out: &Output) -> anyhow::Result<()> {
         Command::Watchlist(_) => unavailable::run("watchlist"),
         Command::Sql(_) => unavailable::run("sql"),
         Command::Gallery(_) => unavailable::run("gallery"),
-        Command::Bench(_) => unavailable::run("bench"),
+        Command::Bench(args) => bench::run(&args, out),
     }
 }
 
