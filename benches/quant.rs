@@ -11,7 +11,11 @@ use faceflash_batch::quant::{self, FitParams, Quantizer};
 use faceflash_batch::store::EmbeddingBatch;
 
 fn batches(rows: usize, dim: usize) -> Vec<EmbeddingBatch> {
-    let g = SynthGenerator::new(SynthParams { n: rows, dim, ..SynthParams::default() });
+    let g = SynthGenerator::new(SynthParams {
+        n: rows,
+        dim,
+        ..SynthParams::default()
+    });
     (0..rows)
         .step_by(8192)
         .map(|s| {
@@ -31,7 +35,10 @@ fn batches(rows: usize, dim: usize) -> Vec<EmbeddingBatch> {
 
 fn fitted(rows: usize) -> (Quantizer, Vec<f32>) {
     let data = batches(rows, 512);
-    let vectors: Vec<f32> = data.iter().flat_map(|b| b.vectors.iter().copied()).collect();
+    let vectors: Vec<f32> = data
+        .iter()
+        .flat_map(|b| b.vectors.iter().copied())
+        .collect();
     let q = quant::fit(data.into_iter().map(Ok), &FitParams::default(), None).expect("fit");
     (q, vectors)
 }
@@ -41,8 +48,13 @@ fn encode(c: &mut Criterion) {
     let block = &vectors[..8192 * 512];
     let mut group = c.benchmark_group("encode_512d_512bits");
     group.throughput(Throughput::Elements(8192));
-    let one = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
-    group.bench_function("1_thread", |b| b.iter(|| one.install(|| q.encode(block).unwrap())));
+    let one = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    group.bench_function("1_thread", |b| {
+        b.iter(|| one.install(|| q.encode(block).unwrap()))
+    });
     group.bench_function("all_threads", |b| b.iter(|| q.encode(block).unwrap()));
     group.finish();
 }
@@ -52,7 +64,14 @@ fn fit(c: &mut Criterion) {
     let mut group = c.benchmark_group("fit_20k_512d_512bits");
     group.sample_size(10);
     group.bench_function("fit", |b| {
-        b.iter(|| quant::fit(data.clone().into_iter().map(Ok), &FitParams::default(), None).unwrap())
+        b.iter(|| {
+            quant::fit(
+                data.clone().into_iter().map(Ok),
+                &FitParams::default(),
+                None,
+            )
+            .unwrap()
+        })
     });
     group.finish();
 }

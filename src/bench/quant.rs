@@ -43,7 +43,11 @@ fn median(values: &mut [f64]) -> f64 {
 
 /// Fits `repeat` times on `input` and times encoding the whole table `repeat` times on one and
 /// on all threads.
-pub fn run(input: PathBuf, params: &FitParams, repeat: usize) -> Result<QuantBenchReport, QuantError> {
+pub fn run(
+    input: PathBuf,
+    params: &FitParams,
+    repeat: usize,
+) -> Result<QuantBenchReport, QuantError> {
     let repeat = repeat.max(1);
     let mut vectors = Vec::new();
     let mut dim = 0;
@@ -57,7 +61,11 @@ pub fn run(input: PathBuf, params: &FitParams, repeat: usize) -> Result<QuantBen
     let mut quantizer: Option<Quantizer> = None;
     for _ in 0..repeat {
         let start = Instant::now();
-        let q = quant::fit(EmbeddingReader::new(vec![input.clone()], ReadOptions::default()), params, None)?;
+        let q = quant::fit(
+            EmbeddingReader::new(vec![input.clone()], ReadOptions::default()),
+            params,
+            None,
+        )?;
         fit_seconds.push(start.elapsed().as_secs_f64());
         quantizer = Some(q);
     }
@@ -94,6 +102,11 @@ pub fn run(input: PathBuf, params: &FitParams, repeat: usize) -> Result<QuantBen
         bit_balance: bit_balance(&codes, q.bits()),
         candidates_999: q.calibration.candidates_999,
         calibration_rows: q.calibration.database_rows,
-        radii: q.calibration.radii.iter().map(|r| (r.cosine, r.radius)).collect(),
+        radii: q
+            .calibration
+            .radii
+            .iter()
+            .map(|r| (r.cosine, r.radius))
+            .collect(),
     })
 }

@@ -49,7 +49,11 @@ fn quant(args: &BenchQuantArgs, out: &Output) -> Result<()> {
         r.bits,
         r.threads,
         r.fit_median_seconds,
-        r.fit_seconds.iter().map(|s| format!("{s:.1}")).collect::<Vec<_>>().join(", "),
+        r.fit_seconds
+            .iter()
+            .map(|s| format!("{s:.1}"))
+            .collect::<Vec<_>>()
+            .join(", "),
         r.encode_per_second_1_thread,
         r.encode_per_second_all_threads,
         r.threads,

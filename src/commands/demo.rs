@@ -52,7 +52,10 @@ pub fn run(args: &DemoArgs, out: &Output) -> Result<()> {
     ));
 
     let quantizer_path = args.out.join("quantizer.ffq");
-    out.say(format!("\n3. fit: PCA+ITQ quantizer, {}-d → 512 bits", summary.dim));
+    out.say(format!(
+        "\n3. fit: PCA+ITQ quantizer, {}-d → 512 bits",
+        summary.dim
+    ));
     let progress = Progress::new("fit", "rows", Some(params.n as u64));
     let mut q = quant::fit(
         EmbeddingReader::new(vec![written.gallery.clone()], ReadOptions::default()),

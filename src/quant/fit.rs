@@ -198,13 +198,17 @@ where
     let v = par_matmul_rows(&centred[..itq_rows * dim], dim, pca32.view());
     let mut itq_rng = ChaCha8Rng::seed_from_u64(params.seed);
     itq_rng.set_stream(STREAM_ROTATION);
+    let itq_progress =
+        progress.map(|_| Progress::new("fit: ITQ", "iterations", Some(params.iterations as u64)));
     let itq_result = itq(
         &v,
         first_block,
         params.iterations,
         params.tolerance,
         &mut itq_rng,
+        itq_progress.as_ref(),
     )?;
+    drop(itq_progress);
     drop(v);
     phase("itq", &mut since);
 

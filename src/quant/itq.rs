@@ -8,6 +8,7 @@ use rand::Rng;
 use crate::linalg::{
     nearest_orthogonal, par_matmul_rows, par_transpose_product, random_orthogonal, LinalgError,
 };
+use crate::progress::Progress;
 
 /// The learned rotation and how the fit went.
 #[derive(Debug, Clone)]
@@ -31,6 +32,7 @@ pub fn itq<R: Rng>(
     max_iterations: usize,
     tolerance: f64,
     rng: &mut R,
+    progress: Option<&Progress>,
 ) -> Result<ItqResult, LinalgError> {
     let n = (v.len() / c.max(1)).max(1) as f64;
     let v_norm2: f64 = v.iter().map(|&x| (x as f64) * (x as f64)).sum();
@@ -65,6 +67,9 @@ pub fn itq<R: Rng>(
         let t1 = std::time::Instant::now();
         rotation = nearest_orthogonal(&m)?;
         t_polar += t1.elapsed().as_secs_f64();
+        if let Some(p) = progress {
+            p.inc(1);
+        }
     }
     tracing::debug!(event = "itq_timing", products = t_product, polar = t_polar);
     Ok(ItqResult {
@@ -91,7 +96,7 @@ mod tests {
                 g / (1.0 + (i % c) as f32).sqrt()
             })
             .collect();
-        let result = itq(&v, c, 50, 1e-6, &mut rng).unwrap();
+        let result = itq(&v, c, 50, 1e-6, &mut rng, None).unwrap();
         let obj = &result.objective;
         assert!(obj.len() >= 3);
         for w in obj.windows(2) {

@@ -234,4 +234,48 @@ mod tests {
         assert_eq!(all, q.encode(&x).unwrap());
         assert!(q.encode(&x[..63]).is_err(), "partial row rejected");
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// Every bit equals the documented rule `x · W_i > t_i + mean · W_i`, computed naively
+        /// in f64 (bits within 1e-4 of their threshold are skipped: the matrix product may
+        /// round differently), and a row's code does not depend on its batch.
+        #[test]
+        fn encode_follows_the_documented_rule(
+            dim in 1usize..40,
+            words in 1usize..4,
+            rows in 1usize..20,
+            seed in 0u64..1000,
+        ) {
+            let bits = words * 64;
+            let mut state = seed.wrapping_mul(0x9e3779b97f4a7c15) | 1;
+            let mut next = || {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+            };
+            let mean: Vec<f32> = (0..dim).map(|_| next() * 0.1).collect();
+            let projection: Vec<f32> = (0..dim * bits).map(|_| next()).collect();
+            let thresholds: Vec<f32> = (0..bits).map(|_| next() * 0.1).collect();
+            let q = Quantizer::from_parts(dim, bits, mean.clone(), projection.clone(), thresholds.clone(), FitInfo::default(), Calibration::default());
+            let x: Vec<f32> = (0..rows * dim).map(|_| next()).collect();
+            let codes = q.encode(&x).unwrap();
+            proptest::prop_assert_eq!(&codes, &q.encode(&x).unwrap());
+            for r in 0..rows {
+                let row = &x[r * dim..(r + 1) * dim];
+                proptest::prop_assert_eq!(&q.encode(row).unwrap()[..], &codes[r * words..(r + 1) * words]);
+                for i in 0..bits {
+                    let y: f64 = (0..dim).map(|k| (row[k] as f64 - mean[k] as f64) * projection[k * bits + i] as f64).sum();
+                    let margin = y - thresholds[i] as f64;
+                    if margin.abs() < 1e-4 {
+                        continue;
+                    }
+                    let bit = (codes[r * words + i / 64] >> (i % 64)) & 1 == 1;
+                    proptest::prop_assert_eq!(bit, margin > 0.0, "row {} bit {}", r, i);
+                }
+            }
+        }
+    }
 }

@@ -1,6 +1,6 @@
 //! The command-line contract: help, exit codes, JSON logs, quiet mode.
 
-use crate::common::{assert_fails_with, bin};
+use crate::common::{assert_fails_with, assert_ok, bin};
 
 const SUBCOMMANDS: &[&str] = &[
     "synth",
@@ -178,21 +178,43 @@ fn outputs_are_atomic_no_temp_files_left() {
 }
 
 #[test]
-fn demo_prints_what_it_did() {
+fn demo_prints_what_it_did_and_fits_a_quantizer() {
     let dir = tempfile::tempdir().unwrap();
     let out = bin()
-        .args(["demo", "--n", "2000", "--out"])
+        .args(["demo", "--n", "3000", "--out"])
         .arg(dir.path())
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         text.contains("same-identity cosine") && text.contains("gallery.parquet"),
         "{text}"
     );
+    assert!(
+        text.contains("quantizer.ffq") && text.contains("bit balance"),
+        "{text}"
+    );
+    assert!(faceflash_batch::quant::file::load(&dir.path().join("quantizer.ffq")).is_ok());
+}
+
+#[test]
+fn bench_quant_reports_fit_and_encode_figures() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("bench.json");
+    let out = bin()
+        .args([
+            "bench", "quant", "--n", "3000", "--dim", "32", "--bits", "64", "--repeat", "1",
+            "--json",
+        ])
+        .arg(&json)
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(v["rows"], 3000);
+    assert!(v["fit_median_seconds"].as_f64().unwrap() > 0.0);
+    assert!(v["encode_per_second_1_thread"].as_f64().unwrap() > 1000.0);
+    let out = bin().args(["bench", "scan"]).output().unwrap();
+    assert_fails_with(&out, 2, &["not yet available"]);
 }

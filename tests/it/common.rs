@@ -76,3 +76,39 @@ pub fn assert_fails_with(output: &std::process::Output, code: i32, needles: &[&s
         assert!(stderr.contains(needle), "stderr lacks {needle:?}: {stderr}");
     }
 }
+
+/// Asserts a run succeeded, showing its stderr otherwise.
+pub fn assert_ok(output: &std::process::Output) {
+    assert!(
+        output.status.success(),
+        "exit {:?}: {}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Runs `synth` with `args` into `dir` and asserts it succeeded.
+pub fn synth_into(dir: &Path, args: &[&str]) {
+    let out = bin()
+        .arg("synth")
+        .args(args)
+        .arg("--out")
+        .arg(dir)
+        .output()
+        .expect("run synth");
+    assert_ok(&out);
+}
+
+/// All embeddings of a faces table (validated, normalised) and their dimension.
+pub fn read_vectors(path: &Path) -> (Vec<f32>, usize) {
+    let mut all = Vec::new();
+    let mut dim = 0;
+    let reader =
+        faceflash_batch::store::EmbeddingReader::new(vec![path.to_path_buf()], Default::default());
+    for batch in reader {
+        let batch = batch.expect("valid faces table");
+        dim = batch.dim;
+        all.extend_from_slice(&batch.vectors);
+    }
+    (all, dim)
+}

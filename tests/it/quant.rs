@@ -7,7 +7,7 @@ use faceflash_batch::quant::{self, bit_balance, FitParams, QuantError};
 use faceflash_batch::scan::hamming;
 use faceflash_batch::store::{EmbeddingReader, ReadOptions};
 
-use crate::common::{assert_fails_with, bin};
+use crate::common::{assert_fails_with, assert_ok, bin, read_vectors, synth_into};
 
 struct Data {
     _dir: tempfile::TempDir,
@@ -17,24 +17,16 @@ struct Data {
 
 fn synth(n: usize, queries: usize, dim: usize) -> Data {
     let dir = tempfile::tempdir().unwrap();
-    let out = bin()
-        .args([
-            "synth",
+    synth_into(
+        dir.path(),
+        &[
             "--n",
             &n.to_string(),
             "--queries",
             &queries.to_string(),
             "--dim",
             &dim.to_string(),
-            "--out",
-        ])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        ],
     );
     Data {
         gallery: dir.path().join("gallery.parquet"),
@@ -44,14 +36,7 @@ fn synth(n: usize, queries: usize, dim: usize) -> Data {
 }
 
 fn vectors(path: &Path) -> (Vec<f32>, usize) {
-    let mut all = Vec::new();
-    let mut dim = 0;
-    for b in EmbeddingReader::new(vec![path.to_path_buf()], ReadOptions::default()) {
-        let b = b.unwrap();
-        dim = b.dim;
-        all.extend_from_slice(&b.vectors);
-    }
-    (all, dim)
+    read_vectors(path)
 }
 
 fn fit_cli(input: &Path, output: &Path, extra: &[&str]) -> std::process::Output {
@@ -71,11 +56,7 @@ fn fit_writes_a_balanced_calibrated_quantizer_and_the_file_round_trips() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("q.ffq");
     let out = fit_cli(&data.gallery, &path, &["--bits", "256", "--report"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     let text = String::from_utf8_lossy(&out.stdout);
     for needle in [
         "bit balance",

@@ -6,7 +6,7 @@ use arrow::array::Array;
 use faceflash_batch::bench::stats::similarity_summary;
 use faceflash_batch::store::{EmbeddingReader, ReadOptions};
 
-use crate::common::bin;
+use crate::common::{assert_ok, bin};
 
 fn generate(dir: &std::path::Path, threads: &str, seed: &str) {
     let out = bin()
@@ -27,11 +27,7 @@ fn generate(dir: &std::path::Path, threads: &str, seed: &str) {
         .arg(dir)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
 }
 
 struct Table {
