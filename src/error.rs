@@ -7,8 +7,7 @@ use std::error::Error;
 pub fn is_bad_input(err: &(dyn Error + 'static)) -> bool {
     let mut current: Option<&(dyn Error + 'static)> = Some(err);
     while let Some(e) = current {
-        if let Some(input) = e.downcast_ref::<crate::store::InputError>() {
-            let _ = input;
+        if e.downcast_ref::<crate::store::InputError>().is_some() {
             return true;
         }
         if let Some(q) = e.downcast_ref::<crate::quant::QuantError>() {

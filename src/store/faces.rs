@@ -29,6 +29,13 @@ pub fn faces_schema(dim: usize) -> SchemaRef {
     ]))
 }
 
+/// Bytes of embeddings buffered per row group (the writer's memory bound).
+pub const ROW_GROUP_BYTES: usize = 64 << 20;
+
+fn rows_per_group(dim: usize) -> usize {
+    (ROW_GROUP_BYTES / (4 * dim.max(1))).max(1024)
+}
+
 /// Streams rows into a faces table; the file appears only when [`FacesWriter::finish`]
 /// succeeds.
 pub struct FacesWriter {
@@ -45,6 +52,8 @@ impl FacesWriter {
         let out = AtomicOutput::create(path)?;
         let schema = faces_schema(dim);
         let props = WriterProperties::builder()
+            // The writer buffers a whole row group in memory: bound it by bytes, not rows.
+            .set_max_row_group_row_count(Some(rows_per_group(dim)))
             .set_compression(Compression::SNAPPY)
             .set_dictionary_enabled(false)
             .set_column_dictionary_enabled(ColumnPath::from("identity"), true)
