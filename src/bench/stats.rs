@@ -112,6 +112,9 @@ pub fn similarity_summary(
     }
 }
 
+/// Rows kept for the similarity statistics of a table summary (`inspect`, `demo`).
+pub const SUMMARY_ROWS: usize = 20_000;
+
 /// Shape and similarity statistics of a faces table, read back through the validating reader.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct TableSummary {

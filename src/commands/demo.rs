@@ -3,7 +3,7 @@
 use std::time::Instant;
 
 use anyhow::Result;
-use faceflash_batch::bench::stats::table_summary;
+use faceflash_batch::bench::stats::{table_summary, SUMMARY_ROWS};
 use faceflash_batch::bench::synth::{write_dataset, SynthParams};
 use faceflash_batch::progress::Progress;
 use faceflash_batch::quant::{self, FitParams};
@@ -11,9 +11,6 @@ use faceflash_batch::store::{EmbeddingReader, ReadOptions};
 
 use super::{describe_summary, Output};
 use crate::cli::DemoArgs;
-
-/// Rows kept for the similarity statistics.
-const SUMMARY_ROWS: usize = 20_000;
 
 pub fn run(args: &DemoArgs, out: &Output) -> Result<()> {
     let start = Instant::now();

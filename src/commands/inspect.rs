@@ -3,16 +3,13 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
-use faceflash_batch::bench::stats::table_summary;
+use faceflash_batch::bench::stats::{table_summary, SUMMARY_ROWS};
 use faceflash_batch::progress::Progress;
 use faceflash_batch::quant::{self, bit_balance, Quantizer};
 use faceflash_batch::store::{count_rows, resolve_inputs, EmbeddingReader, ReadOptions};
 
 use super::{describe_summary, Output};
 use crate::cli::InspectArgs;
-
-/// Rows kept for the similarity statistics.
-const SUMMARY_ROWS: usize = 20_000;
 
 fn is_quantizer(path: &std::path::Path) -> bool {
     path.extension().is_some_and(|e| e == "ffq")

@@ -140,7 +140,7 @@ where
         phase = "read",
         seconds = start.elapsed().as_secs_f64()
     );
-    let dim = moments.mean_and_covariance().0.len();
+    let dim = moments.dim();
     let sample = reservoir.into_rows();
     let sample_rows = sample.len() / dim;
 

@@ -45,6 +45,11 @@ impl Moments {
         self.rows += (vectors.len() / d) as u64;
     }
 
+    /// Dimension of the rows.
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
     /// Rows added.
     pub fn rows(&self) -> u64 {
         self.rows

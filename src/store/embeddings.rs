@@ -195,7 +195,14 @@ impl EmbeddingReader {
                 path: &path,
                 first_row,
                 column: &self.options.column,
-                dim_source: self.dim.as_ref().map(|d| d.1.as_ref().clone()),
+                // Where the expected dimension comes from: an earlier file, or this file's
+                // first row (unless the caller fixed it).
+                dim_source: self.dim.as_ref().map(|d| d.1.as_ref().clone()).or_else(|| {
+                    self.options
+                        .expected_dim
+                        .is_none()
+                        .then(|| path.to_path_buf())
+                }),
             },
         )?;
         if self.dim.is_none() {

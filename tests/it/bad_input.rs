@@ -53,7 +53,7 @@ fn wrong_dimension_in_a_list_column_names_the_row() {
             "faces.parquet",
             "row 3",
             "`embedding`",
-            "dimension 7, expected 8",
+            "dimension 7, expected 8 (the dimension of the first row)",
         ],
     );
 }
