@@ -218,3 +218,74 @@ fn bench_quant_reports_fit_and_encode_figures() {
     let out = bin().args(["bench", "scan"]).output().unwrap();
     assert_fails_with(&out, 2, &["not yet available"]);
 }
+
+#[test]
+fn a_killed_job_leaves_no_partial_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("faceflash-batch"))
+        .args([
+            "-q",
+            "synth",
+            "--n",
+            "3000000",
+            "--queries",
+            "10",
+            "--dim",
+            "512",
+            "--out",
+        ])
+        .arg(dir.path())
+        .spawn()
+        .unwrap();
+    // Wait until the temporary output has data in it, then SIGKILL.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let temp_bytes: u64 = std::fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with(".gallery.parquet.")
+            })
+            .map(|e| e.metadata().map(|m| m.len()).unwrap_or(0))
+            .sum();
+        if temp_bytes > 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "synth never started writing"
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "synth ended before it could be killed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        !dir.path().join("gallery.parquet").exists(),
+        "a partial gallery.parquet is visible"
+    );
+    // Readers skip the hidden leftover; a rerun writes complete outputs.
+    let out = bin()
+        .args([
+            "synth",
+            "--n",
+            "100",
+            "--queries",
+            "10",
+            "--dim",
+            "8",
+            "--out",
+        ])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    let out = bin().arg("inspect").arg(dir.path()).output().unwrap();
+    assert_ok(&out);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("110 rows in 2 file(s)"));
+}
