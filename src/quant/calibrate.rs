@@ -60,13 +60,14 @@ pub fn calibrate(
                         nn = j;
                     }
                 }
-                let (dn, rank) = (dist[nn], &mut 0usize);
-                for (j, &d) in dist.iter().enumerate() {
-                    if d < dn || (d == dn && j < nn) {
-                        *rank += 1;
-                    }
-                }
-                result.ranks.push(*rank + 1);
+                // 1-based rank of the exact neighbour in (distance, row) order.
+                let dn = dist[nn];
+                let ahead = dist
+                    .iter()
+                    .enumerate()
+                    .filter(|&(j, &d)| d < dn || (d == dn && j < nn))
+                    .count();
+                result.ranks.push(ahead + 1);
                 for (&c, &d) in row.iter().zip(&dist) {
                     if c >= RADIUS_THRESHOLDS[0] {
                         for (t, hist) in RADIUS_THRESHOLDS.iter().zip(result.histograms.iter_mut())

@@ -1,6 +1,6 @@
 //! The command-line contract: help, exit codes, JSON logs, quiet mode.
 
-use crate::common::{assert_fails_with, assert_ok, bin};
+use crate::common::{assert_fails_with, assert_ok, bin, synth_into};
 
 const SUBCOMMANDS: &[&str] = &[
     "synth",
@@ -154,21 +154,7 @@ fn json_logs_are_one_object_per_line_and_quiet_prints_nothing() {
 #[test]
 fn outputs_are_atomic_no_temp_files_left() {
     let dir = tempfile::tempdir().unwrap();
-    let out = bin()
-        .args([
-            "synth",
-            "--n",
-            "100",
-            "--queries",
-            "10",
-            "--dim",
-            "8",
-            "--out",
-        ])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    synth_into(dir.path(), &["--n", "100", "--queries", "10", "--dim", "8"]);
     let mut names: Vec<String> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -270,21 +256,7 @@ fn a_killed_job_leaves_no_partial_output() {
         "a partial gallery.parquet is visible"
     );
     // Readers skip the hidden leftover; a rerun writes complete outputs.
-    let out = bin()
-        .args([
-            "synth",
-            "--n",
-            "100",
-            "--queries",
-            "10",
-            "--dim",
-            "8",
-            "--out",
-        ])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert_ok(&out);
+    synth_into(dir.path(), &["--n", "100", "--queries", "10", "--dim", "8"]);
     let out = bin().arg("inspect").arg(dir.path()).output().unwrap();
     assert_ok(&out);
     assert!(String::from_utf8_lossy(&out.stdout).contains("110 rows in 2 file(s)"));

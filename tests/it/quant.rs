@@ -125,28 +125,16 @@ fn fit_is_deterministic_whatever_the_thread_count() {
     let data = synth(3000, 10, 64);
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = (dir.path().join("a.ffq"), dir.path().join("b.ffq"));
-    assert!(bin()
-        .args(["--threads", "1"])
-        .arg("fit")
-        .arg(&data.gallery)
-        .arg("-o")
-        .arg(&a)
-        .args(["--bits", "128"])
-        .output()
-        .unwrap()
-        .status
-        .success());
-    assert!(bin()
-        .args(["--threads", "2"])
-        .arg("fit")
-        .arg(&data.gallery)
-        .arg("-o")
-        .arg(&b)
-        .args(["--bits", "128"])
-        .output()
-        .unwrap()
-        .status
-        .success());
+    assert_ok(&fit_cli(
+        &data.gallery,
+        &a,
+        &["--bits", "128", "--threads", "1"],
+    ));
+    assert_ok(&fit_cli(
+        &data.gallery,
+        &b,
+        &["--bits", "128", "--threads", "2"],
+    ));
     let (qa, qb) = (
         quant::file::load(&a).unwrap(),
         quant::file::load(&b).unwrap(),

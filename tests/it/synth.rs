@@ -6,28 +6,22 @@ use arrow::array::Array;
 use faceflash_batch::bench::stats::similarity_summary;
 use faceflash_batch::store::{EmbeddingReader, ReadOptions};
 
-use crate::common::{assert_ok, bin};
+use crate::common::{bin, synth_into};
 
 fn generate(dir: &std::path::Path, threads: &str, seed: &str) {
-    let out = bin()
-        .args([
-            "--threads",
-            threads,
-            "synth",
-            "--n",
-            "3000",
-            "--queries",
-            "400",
-            "--dim",
-            "64",
-            "--seed",
-            seed,
-            "--out",
-        ])
-        .arg(dir)
-        .output()
-        .unwrap();
-    assert_ok(&out);
+    let args = [
+        "--threads",
+        threads,
+        "--n",
+        "3000",
+        "--queries",
+        "400",
+        "--dim",
+        "64",
+        "--seed",
+        seed,
+    ];
+    synth_into(dir, &args);
 }
 
 struct Table {
