@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use faceflash_batch::store::gallery::FloatType;
+
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Batch face search at archive scale on Arrow/Parquet.
@@ -174,21 +176,33 @@ pub struct IndexArgs {
     /// Faces tables (Parquet files or directories of them).
     #[arg(required = true)]
     pub inputs: Vec<PathBuf>,
-    /// Gallery directory.
+    /// Gallery directory (created; must not exist or be empty unless --append).
     #[arg(short, long)]
     pub output: PathBuf,
-    /// Quantizer to encode with (default: fit one on the input first).
+    /// Quantizer to encode with (default: fit one on the input first; with --append, the
+    /// gallery's own).
     #[arg(long)]
     pub quantizer: Option<PathBuf>,
-    /// Add new shards to an existing gallery.
+    /// Add new shards to an existing gallery (created when missing). Old shards are never
+    /// rewritten or re-encoded.
     #[arg(long)]
     pub append: bool,
-    /// Precision of the float shards kept for rerank: f32 or f16.
-    #[arg(long, default_value = "f32")]
-    pub floats: String,
+    /// Precision of the float shards kept for rerank: f32, or f16 (half the disk and page
+    /// cache). Default f32; on --append, the gallery's.
+    #[arg(long)]
+    pub floats: Option<FloatType>,
     /// Rows per shard.
     #[arg(long, default_value_t = 1_000_000)]
     pub shard_rows: usize,
+    /// Embedding column of the inputs.
+    #[arg(long, default_value = "embedding")]
+    pub column: String,
+    /// Code length when a quantizer is fitted here (a multiple of 64).
+    #[arg(long, default_value_t = 512)]
+    pub bits: usize,
+    /// Seed of the quantizer fitted here.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
 }
 
 #[derive(Debug, Args)]
@@ -275,16 +289,27 @@ pub struct GalleryArgs {
 #[derive(Debug, Subcommand)]
 pub enum GalleryAction {
     /// Counts, bytes on disk and resident memory needed.
-    Info { gallery: PathBuf },
-    /// Re-checksum every file; report the first bad one.
+    Info {
+        gallery: PathBuf,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Re-checksum every file; fail (exit 3) naming the first bad one.
     Verify { gallery: PathBuf },
-    /// Tombstone faces so they never appear in results (by face id or identity).
+    /// Tombstone faces so they never appear in results again (GDPR erasure: `compact` then
+    /// deletes them physically).
     Remove {
         gallery: PathBuf,
+        /// Face id to remove (repeatable).
         #[arg(long)]
         face_id: Vec<String>,
+        /// Remove every face of this identity (repeatable).
         #[arg(long)]
         identity: Vec<String>,
+        /// Read more face ids from this file, one per line.
+        #[arg(long)]
+        face_ids_from: Option<PathBuf>,
     },
     /// Rewrite shards without tombstoned faces, erasing them physically.
     Compact { gallery: PathBuf },

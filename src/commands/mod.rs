@@ -3,6 +3,8 @@
 mod bench;
 mod demo;
 mod fit;
+mod gallery;
+mod index;
 mod inspect;
 mod synth;
 mod unavailable;
@@ -41,12 +43,12 @@ pub fn run(command: Command, out: &Output) -> anyhow::Result<()> {
         Command::Inspect(args) => inspect::run(&args, out),
         Command::Embed(_) => unavailable::run("embed"),
         Command::Fit(args) => fit::run(&args, out),
-        Command::Index(_) => unavailable::run("index"),
+        Command::Index(args) => index::run(&args, out),
         Command::Identify(_) => unavailable::run("identify"),
         Command::Dedup(_) => unavailable::run("dedup"),
         Command::Watchlist(_) => unavailable::run("watchlist"),
         Command::Sql(_) => unavailable::run("sql"),
-        Command::Gallery(_) => unavailable::run("gallery"),
+        Command::Gallery(args) => gallery::run(&args, out),
         Command::Bench(args) => bench::run(&args, out),
     }
 }

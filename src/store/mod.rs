@@ -1,10 +1,11 @@
-//! Parquet tables of faces: the streaming embedding reader, the faces writer, atomic output
-//! files and provenance metadata.
+//! Parquet tables of faces (the streaming embedding reader, the faces writer, atomic output
+//! files, provenance metadata) and the gallery store ([`gallery`]).
 
 mod atomic;
 mod embeddings;
 mod error;
 mod faces;
+pub mod gallery;
 mod inputs;
 mod provenance;
 mod vectors;
@@ -13,6 +14,7 @@ pub use atomic::AtomicOutput;
 pub use embeddings::{EmbeddingBatch, EmbeddingReader, ReadOptions};
 pub use error::{InputError, StoreError};
 pub use faces::{faces_schema, FacesWriter};
+pub use gallery::{Gallery, GalleryError};
 pub use inputs::{count_rows, resolve_inputs};
 pub use provenance::Provenance;
 pub use vectors::l2_normalize;
