@@ -4,6 +4,7 @@
 mod bad_input;
 mod cli;
 mod common;
+mod gallery;
 mod interop;
 mod quant;
 mod reader;
