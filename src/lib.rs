@@ -1,7 +1,8 @@
 //! faceflash-batch: batch face search at archive scale on Arrow/Parquet.
 //!
 //! The library is split the way the data flows (see `DESIGN.md`):
-//! - [`store`]: Parquet embedding tables (streaming reader with validation, atomic writer);
+//! - [`store`]: Parquet embedding tables (streaming reader with validation, atomic writer) and
+//!   the gallery store (code, float and metadata shards, manifest, tombstones, lock);
 //! - [`quant`]: the PCA+ITQ binary quantizer (fit, encode, `.ffq` file, calibration);
 //! - [`scan`]: Hamming kernels and top-k selection;
 //! - [`bench`]: data generators and evaluation helpers (the `synth` data set);

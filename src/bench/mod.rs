@@ -1,5 +1,6 @@
 //! Benchmark and evaluation helpers: the `synth` data generator and similarity statistics.
 
+pub mod memory;
 pub mod quant;
 pub mod stats;
 pub mod synth;

@@ -39,7 +39,7 @@ fn info(dir: &Path, json: bool, out: &Output) -> Result<()> {
          {} shard(s), {} faces: {} live, {} tombstoned{}\n\
          on disk {}: codes {}, floats {}, metadata {}, other {}\n\
          resident for a scan {} (codes + tombstones; floats are read per candidate)\n\
-         default rerank candidates at k=10: {}; opened in {:.1} ms",
+         default rerank candidates at k=10: {}; opened in {:.1} ms{}",
         i.gallery.display(),
         i.format_version,
         i.generation,
@@ -66,7 +66,13 @@ fn info(dir: &Path, json: bool, out: &Output) -> Result<()> {
         mib(i.other_bytes),
         mib(i.resident_bytes),
         i.default_candidates,
-        i.open_ms
+        i.open_ms,
+        i.resident_after_open.map_or(String::new(), |r| format!(
+            "; this process then held {} resident ({} mapped files, {} heap)",
+            mib(r.total),
+            mib(r.file),
+            mib(r.anon)
+        ))
     ));
     Ok(())
 }

@@ -72,7 +72,7 @@ impl Default for FitParams {
 impl FitParams {
     /// Checks the parameters before any input is read.
     pub fn validate(&self) -> Result<(), QuantError> {
-        if self.bits < 64 || self.bits > 2048 || self.bits % 64 != 0 {
+        if self.bits < 64 || self.bits > 2048 || !self.bits.is_multiple_of(64) {
             return Err(QuantError::Params(format!(
                 "bits must be a multiple of 64 from 64 to 2048, got {}",
                 self.bits

@@ -118,7 +118,7 @@ impl Quantizer {
 
     /// Encodes row-major `vectors` (`n × dim`) into `n × words()` code words.
     pub fn encode(&self, vectors: &[f32]) -> Result<Vec<u64>, QuantError> {
-        if vectors.len() % self.dim != 0 {
+        if !vectors.len().is_multiple_of(self.dim) {
             return Err(QuantError::DimensionMismatch {
                 context: "encode".into(),
                 found: vectors.len(),

@@ -76,7 +76,6 @@ fn subcommands_not_in_this_build_say_so() {
             "-o".into(),
             "p.parquet".into(),
         ],
-        vec!["gallery".into(), "info".into(), g.display().to_string()],
     ];
     for args in cases {
         let out = bin().args(&args).output().unwrap();

@@ -71,8 +71,11 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// face_id → (identity, code, float row) of every live row.
-fn live_rows(g: &Gallery) -> HashMap<String, (Option<String>, Vec<u64>, Vec<f32>)> {
+/// What a gallery stores of one face: identity, code, float row.
+type StoredFace = (Option<String>, Vec<u64>, Vec<f32>);
+
+/// face_id → what is stored, for every live row.
+fn live_rows(g: &Gallery) -> HashMap<String, StoredFace> {
     let mut out = HashMap::new();
     for shard in g.shards() {
         let (ids, identities) = read_ids(&shard.meta_path).unwrap();

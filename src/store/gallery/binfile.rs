@@ -240,9 +240,33 @@ impl MappedBin {
         &self.map[HEADER_BYTES..]
     }
 
-    /// Re-hashes the payload and compares with the header.
+    /// Re-hashes the payload (through the mapping) and compares with the header.
     pub fn check_payload(&self) -> Result<(), GalleryError> {
-        let found = xxhash_rust::xxh3::xxh3_64(self.payload());
+        self.compare(xxhash_rust::xxh3::xxh3_64(self.payload()))
+    }
+
+    /// Re-hashes the payload with buffered reads, so checking a large file does not leave
+    /// it resident in this process.
+    pub fn check_payload_streaming(&self) -> Result<(), GalleryError> {
+        use std::io::Read;
+        let mut file = File::open(&self.path).map_err(|e| GalleryError::io(&self.path, e))?;
+        file.seek(SeekFrom::Start(HEADER_BYTES as u64))
+            .map_err(|e| GalleryError::io(&self.path, e))?;
+        let mut hasher = Xxh3Default::new();
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = file
+                .read(&mut buf)
+                .map_err(|e| GalleryError::io(&self.path, e))?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+        }
+        self.compare(hasher.digest())
+    }
+
+    fn compare(&self, found: u64) -> Result<(), GalleryError> {
         if found != self.header.checksum {
             return Err(GalleryError::corrupt(
                 &self.path,

@@ -204,9 +204,10 @@ impl FloatShard {
         self.bin.header.checksum
     }
 
-    /// Re-hashes the rows against the header checksum.
+    /// Re-hashes the rows against the header checksum (buffered reads: the rows do not stay
+    /// resident).
     pub fn check_payload(&self) -> Result<(), GalleryError> {
-        self.bin.check_payload()
+        self.bin.check_payload_streaming()
     }
 }
 

@@ -92,7 +92,10 @@ pub struct GalleryInfo {
     pub resident_bytes: u64,
     /// Default candidates reranked per query at k = 10 (from the quantizer's calibration).
     pub default_candidates: usize,
+    /// Time to open the gallery (manifest, quantizer, mapping and checking every code shard).
     pub open_ms: f64,
+    /// This process's resident memory right after opening (Linux only).
+    pub resident_after_open: Option<crate::bench::memory::Resident>,
 }
 
 /// Opens the gallery and describes it.
@@ -100,6 +103,7 @@ pub fn info(dir: &Path) -> Result<GalleryInfo, GalleryError> {
     let start = Instant::now();
     let g = Gallery::open(dir)?;
     let open_ms = start.elapsed().as_secs_f64() * 1e3;
+    let resident_after_open = crate::bench::memory::resident();
     let m = g.manifest();
     let sum = |f: fn(&ShardEntry) -> u64| m.shards.iter().map(f).sum::<u64>();
     let code_bytes = sum(|s| s.codes.bytes);
@@ -134,6 +138,7 @@ pub fn info(dir: &Path) -> Result<GalleryInfo, GalleryError> {
             .calibration
             .candidates_for(m.live_rows() as usize, 10),
         open_ms,
+        resident_after_open,
     })
 }
 

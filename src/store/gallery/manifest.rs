@@ -139,7 +139,7 @@ impl Manifest {
     }
 
     fn check(&self) -> Result<(), String> {
-        if self.bits == 0 || self.bits % 64 != 0 {
+        if self.bits == 0 || !self.bits.is_multiple_of(64) {
             return Err(format!(
                 "bits = {} is not a positive multiple of 64",
                 self.bits
