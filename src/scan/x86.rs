@@ -1,30 +1,51 @@
-//! x86-64 kernels.
+//! x86-64 kernels: POPCNT (scalar, one popcount per word) and AVX2 (nibble lookup with
+//! `vpshufb`, byte sums accumulated across words and reduced per row with `vpsadbw`, four rows
+//! per register in the interleaved layout).
 
+use std::arch::x86_64::*;
+
+use super::blocks::{blocks_body, check_shapes, BLOCK_ROWS};
 use super::Kernel;
 
-/// The best x86 kernel the CPU supports, if any beats the portable one.
-pub fn best() -> Option<Kernel> {
-    if std::arch::is_x86_feature_detected!("popcnt") {
-        return Some(Kernel {
-            name: "popcnt",
-            distances: distances_popcnt,
+/// The x86 kernels this CPU supports, fastest first.
+pub fn available() -> Vec<Kernel> {
+    let mut v = Vec::new();
+    if std::arch::is_x86_feature_detected!("avx2") {
+        v.push(Kernel {
+            name: "avx2",
+            distances: distances_popcnt_or_portable(),
+            blocks: blocks_avx2,
         });
     }
-    None
+    if std::arch::is_x86_feature_detected!("popcnt") {
+        v.push(Kernel {
+            name: "popcnt",
+            distances: distances_popcnt,
+            blocks: blocks_popcnt,
+        });
+    }
+    v
+}
+
+fn distances_popcnt_or_portable() -> super::DistancesFn {
+    if std::arch::is_x86_feature_detected!("popcnt") {
+        distances_popcnt
+    } else {
+        super::distances_portable
+    }
 }
 
 fn distances_popcnt(query: &[u64], codes: &[u64], out: &mut [u32]) {
     let words = query.len();
     assert_eq!(codes.len(), out.len() * words, "codes and output disagree");
-    // SAFETY: this kernel is only returned by `best()` after `is_x86_feature_detected!`
-    // confirmed the CPU has POPCNT, which is all `popcnt_loop` requires.
-    unsafe { popcnt_loop(query, codes, out) }
+    // SAFETY: only handed out by `available()` after `is_x86_feature_detected!("popcnt")`.
+    unsafe { popcnt_rows(query, codes, out) }
 }
 
-/// The portable loop compiled with POPCNT enabled (without it `count_ones` is a software bit
-/// count on x86-64-v1).
+/// Row-major codes, compiled with POPCNT (without it `count_ones` is a software bit count on
+/// x86-64-v1).
 #[target_feature(enable = "popcnt")]
-unsafe fn popcnt_loop(query: &[u64], codes: &[u64], out: &mut [u32]) {
+fn popcnt_rows(query: &[u64], codes: &[u64], out: &mut [u32]) {
     let words = query.len();
     for (d, code) in out.iter_mut().zip(codes.chunks_exact(words)) {
         *d = query
@@ -35,34 +56,144 @@ unsafe fn popcnt_loop(query: &[u64], codes: &[u64], out: &mut [u32]) {
     }
 }
 
+fn blocks_popcnt(query: &[u64], blocks: &[u64], out: &mut [u32]) {
+    check_shapes(query, blocks, out);
+    // SAFETY: only handed out by `available()` after `is_x86_feature_detected!("popcnt")`.
+    unsafe { popcnt_blocks(query, blocks, out) }
+}
+
+#[target_feature(enable = "popcnt")]
+fn popcnt_blocks(query: &[u64], blocks: &[u64], out: &mut [u32]) {
+    blocks_body(query, blocks, out)
+}
+
+fn blocks_avx2(query: &[u64], blocks: &[u64], out: &mut [u32]) {
+    check_shapes(query, blocks, out);
+    // SAFETY: only handed out by `available()` after `is_x86_feature_detected!("avx2")`;
+    // shapes were checked above, which is all the pointer arithmetic inside relies on.
+    unsafe { avx2_blocks(query, blocks, out) }
+}
+
+/// Byte-wise popcount of `x` by two 16-entry nibble lookups.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn popcount_bytes(x: __m256i, lut: __m256i, low: __m256i) -> __m256i {
+    let lo = _mm256_and_si256(x, low);
+    let hi = _mm256_and_si256(_mm256_srli_epi16::<4>(x), low);
+    _mm256_add_epi8(_mm256_shuffle_epi8(lut, lo), _mm256_shuffle_epi8(lut, hi))
+}
+
+#[target_feature(enable = "avx2")]
+unsafe fn avx2_blocks(query: &[u64], blocks: &[u64], out: &mut [u32]) {
+    // Byte counters hold at most 8 per word: reduce them every 31 words (31 × 8 < 256).
+    const FLUSH: usize = 31;
+    let words = query.len();
+    let lut = _mm256_setr_epi8(
+        0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4, 0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3,
+        3, 4,
+    );
+    let low = _mm256_set1_epi8(0x0f);
+    let zero = _mm256_setzero_si256();
+    for (block, o) in blocks
+        .chunks_exact(BLOCK_ROWS * words)
+        .zip(out.chunks_exact_mut(BLOCK_ROWS))
+    {
+        let p = block.as_ptr();
+        let (mut sum0, mut sum1) = (zero, zero);
+        let mut w = 0;
+        while w < words {
+            let end = (w + FLUSH).min(words);
+            let (mut acc0, mut acc1) = (zero, zero);
+            while w < end {
+                let q = _mm256_set1_epi64x(query[w] as i64);
+                // SAFETY: `w < words`, so both 4-word loads lie inside this block of
+                // `8 * words` words (unaligned loads: no alignment is assumed).
+                let (a, b) = unsafe {
+                    (
+                        _mm256_loadu_si256(p.add(w * BLOCK_ROWS).cast()),
+                        _mm256_loadu_si256(p.add(w * BLOCK_ROWS + 4).cast()),
+                    )
+                };
+                acc0 = _mm256_add_epi8(acc0, popcount_bytes(_mm256_xor_si256(a, q), lut, low));
+                acc1 = _mm256_add_epi8(acc1, popcount_bytes(_mm256_xor_si256(b, q), lut, low));
+                w += 1;
+            }
+            sum0 = _mm256_add_epi64(sum0, _mm256_sad_epu8(acc0, zero));
+            sum1 = _mm256_add_epi64(sum1, _mm256_sad_epu8(acc1, zero));
+        }
+        // Each 64-bit lane holds one row's distance (< 2^32): keep the low halves.
+        let pick = _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6);
+        let lo = _mm256_permutevar8x32_epi32(sum0, pick);
+        let hi = _mm256_permutevar8x32_epi32(sum1, pick);
+        let both = _mm256_permute2x128_si256::<0x20>(lo, hi);
+        // SAFETY: `o` is exactly 8 u32 = 32 bytes (chunks_exact_mut).
+        unsafe { _mm256_storeu_si256(o.as_mut_ptr().cast(), both) };
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scan::blocks::{block_distances_portable, interleave};
+
+    fn xorshift(state: &mut u64) -> u64 {
+        *state ^= *state << 13;
+        *state ^= *state >> 7;
+        *state ^= *state << 17;
+        *state
+    }
 
     #[test]
-    fn popcnt_kernel_matches_portable() {
-        let Some(kernel) = best() else { return };
+    fn every_x86_kernel_matches_portable() {
         let mut state = 0x9e3779b97f4a7c15u64;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
-        for words in [1usize, 2, 8, 32] {
-            for rows in [1usize, 7, 100] {
-                let query: Vec<u64> = (0..words).map(|_| next()).collect();
-                let mut codes: Vec<u64> = (0..words * rows).map(|_| next()).collect();
-                codes[..words].iter_mut().for_each(|w| *w = 0);
-                if rows > 1 {
-                    codes[words..2 * words]
-                        .iter_mut()
-                        .for_each(|w| *w = u64::MAX);
+        for kernel in available() {
+            for words in [1usize, 2, 4, 8, 16, 31, 32, 33, 64] {
+                for rows in [1usize, 7, 8, 9, 100] {
+                    let query: Vec<u64> = (0..words).map(|_| xorshift(&mut state)).collect();
+                    let mut codes: Vec<u64> =
+                        (0..words * rows).map(|_| xorshift(&mut state)).collect();
+                    // Edge rows: all-zero, all-one, the query itself, its complement.
+                    codes[..words].iter_mut().for_each(|w| *w = 0);
+                    if rows > 3 {
+                        codes[words..2 * words]
+                            .iter_mut()
+                            .for_each(|w| *w = u64::MAX);
+                        codes[2 * words..3 * words].copy_from_slice(&query);
+                        for (c, q) in codes[3 * words..4 * words].iter_mut().zip(&query) {
+                            *c = !q;
+                        }
+                    }
+                    let (mut a, mut b) = (vec![0u32; rows], vec![0u32; rows]);
+                    (kernel.distances)(&query, &codes, &mut a);
+                    crate::scan::distances_portable(&query, &codes, &mut b);
+                    assert_eq!(
+                        a, b,
+                        "{} rows kernel, words {words}, rows {rows}",
+                        kernel.name
+                    );
+                    if rows > 3 {
+                        assert_eq!(
+                            &b[..4],
+                            &[
+                                query.iter().map(|w| w.count_ones()).sum::<u32>(),
+                                query.iter().map(|w| w.count_zeros()).sum(),
+                                0,
+                                64 * words as u32
+                            ]
+                        );
+                    }
+                    let blocks = interleave(&codes, words);
+                    let padded = rows.div_ceil(8) * 8;
+                    let (mut c, mut d) = (vec![0u32; padded], vec![0u32; padded]);
+                    (kernel.blocks)(&query, &blocks, &mut c);
+                    block_distances_portable(&query, &blocks, &mut d);
+                    assert_eq!(
+                        c, d,
+                        "{} block kernel, words {words}, rows {rows}",
+                        kernel.name
+                    );
+                    assert_eq!(&d[..rows], &b[..], "block layout vs rows, words {words}");
                 }
-                let (mut a, mut b) = (vec![0u32; rows], vec![0u32; rows]);
-                (kernel.distances)(&query, &codes, &mut a);
-                crate::scan::distances_portable(&query, &codes, &mut b);
-                assert_eq!(a, b, "words {words}, rows {rows}");
             }
         }
     }

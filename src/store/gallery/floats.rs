@@ -182,6 +182,27 @@ impl FloatShard {
         &self.bin.payload()[row * n..(row + 1) * n]
     }
 
+    /// Row `row` in place, when the shard stores f32.
+    pub fn row_f32(&self, row: usize) -> Option<&[f32]> {
+        (self.dtype == FloatType::F32).then(|| {
+            let bytes = self.row_bytes(row);
+            // SAFETY: the payload starts 64 bytes into a page-aligned mapping and rows are
+            // `4 * dim` bytes, so `bytes` is 4-byte aligned and holds exactly `dim` f32 (any bit
+            // pattern is a valid f32; little-endian layout is enforced at compile time).
+            unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast::<f32>(), self.dim) }
+        })
+    }
+
+    /// Row `row` in place, when the shard stores f16.
+    pub fn row_f16(&self, row: usize) -> Option<&[f16]> {
+        (self.dtype == FloatType::F16).then(|| {
+            let bytes = self.row_bytes(row);
+            // SAFETY: as in `row_f32`, with 2-byte values: aligned, exactly `dim` of them, and
+            // every bit pattern is a valid f16.
+            unsafe { std::slice::from_raw_parts(bytes.as_ptr().cast::<f16>(), self.dim) }
+        })
+    }
+
     /// Decodes `row` into `out` (`dim` values) as f32.
     pub fn vector(&self, row: usize, out: &mut [f32]) {
         let bytes = self.row_bytes(row);

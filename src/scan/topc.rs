@@ -1,0 +1,113 @@
+//! Top-C selection by (Hamming distance, global row) with a running threshold and a bounded
+//! buffer: memory is `2·C` entries whatever the gallery size, and a row costs one compare
+//! unless it beats the current C-th best.
+
+/// The C best (distance, row) pairs seen so far, for rows offered in increasing row order.
+#[derive(Debug, Clone)]
+pub struct TopC {
+    c: usize,
+    threshold: u32,
+    buf: Vec<(u32, u64)>,
+}
+
+impl TopC {
+    /// Keeps the `c` best (at least 1).
+    pub fn new(c: usize) -> Self {
+        let c = c.max(1);
+        Self {
+            c,
+            threshold: u32::MAX,
+            buf: Vec::with_capacity(2 * c),
+        }
+    }
+
+    /// Rows with a distance below this may enter; a later row at exactly the threshold loses
+    /// the tie to the rows already kept (they have smaller row numbers).
+    #[inline]
+    pub fn threshold(&self) -> u32 {
+        self.threshold
+    }
+
+    /// Offers a row with `distance < threshold()`; rows must come in increasing order.
+    #[inline]
+    pub fn push(&mut self, distance: u32, row: u64) {
+        debug_assert!(distance < self.threshold);
+        self.buf.push((distance, row));
+        if self.buf.len() == 2 * self.c {
+            self.shrink();
+        }
+    }
+
+    /// Offers every row of `distances` (rows `first_row..`) that beats the threshold and that
+    /// `live` accepts.
+    #[inline]
+    pub fn offer(&mut self, distances: &[u32], first_row: u64, live: impl Fn(usize) -> bool) {
+        let mut t = self.threshold;
+        for (i, &d) in distances.iter().enumerate() {
+            if d < t && live(i) {
+                self.push(d, first_row + i as u64);
+                t = self.threshold;
+            }
+        }
+    }
+
+    fn shrink(&mut self) {
+        if self.buf.len() > self.c {
+            self.buf.select_nth_unstable(self.c - 1);
+            self.buf.truncate(self.c);
+        }
+        if self.buf.len() == self.c {
+            self.threshold = self.buf.iter().map(|e| e.0).max().unwrap_or(u32::MAX);
+        }
+    }
+
+    /// The kept pairs, best first.
+    pub fn into_sorted(mut self) -> Vec<(u32, u64)> {
+        self.shrink();
+        self.buf.sort_unstable();
+        self.buf
+    }
+}
+
+/// Merges sorted candidate lists (from disjoint row ranges) into the `c` best, sorted.
+pub fn merge_sorted(parts: Vec<Vec<(u32, u64)>>, c: usize) -> Vec<(u32, u64)> {
+    let mut all: Vec<(u32, u64)> = parts.into_iter().flatten().collect();
+    if all.len() > c && c > 0 {
+        all.select_nth_unstable(c - 1);
+        all.truncate(c);
+    }
+    all.sort_unstable();
+    all
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn equals_sorting_everything(ds in proptest::collection::vec(0u32..40, 0..600), c in 1usize..50, split in 0usize..600) {
+            let mut all: Vec<(u32, u64)> = ds.iter().enumerate().map(|(i, &d)| (d, i as u64)).collect();
+            all.sort_unstable();
+            all.truncate(c);
+            let mut top = TopC::new(c);
+            top.offer(&ds, 0, |_| true);
+            prop_assert_eq!(&top.into_sorted(), &all);
+            // Two ranges selected apart, then merged: the same.
+            let split = split.min(ds.len());
+            let mut a = TopC::new(c);
+            a.offer(&ds[..split], 0, |_| true);
+            let mut b = TopC::new(c);
+            b.offer(&ds[split..], split as u64, |_| true);
+            prop_assert_eq!(merge_sorted(vec![b.into_sorted(), a.into_sorted()], c), all);
+        }
+    }
+
+    #[test]
+    fn skips_rows_that_are_not_live() {
+        let mut top = TopC::new(2);
+        top.offer(&[1, 0, 5, 3], 10, |i| i != 1);
+        assert_eq!(top.into_sorted(), vec![(1, 10), (3, 13)]);
+    }
+}
