@@ -210,10 +210,10 @@ pub struct IdentifyArgs {
     /// Gallery directory.
     #[arg(long)]
     pub gallery: PathBuf,
-    /// Query faces table.
-    #[arg(long)]
-    pub queries: PathBuf,
-    /// Output matches table.
+    /// Query faces tables (Parquet files or directories of them; repeatable).
+    #[arg(long, required = true, num_args = 1..)]
+    pub queries: Vec<PathBuf>,
+    /// Output matches table: query_id, rank, face_id, identity, cosine, hamming.
     #[arg(short, long)]
     pub output: PathBuf,
     /// Matches per query.
@@ -225,6 +225,12 @@ pub struct IdentifyArgs {
     /// Drop matches below this cosine.
     #[arg(long)]
     pub min_cosine: Option<f32>,
+    /// Embedding column of the query tables.
+    #[arg(long, default_value = "embedding")]
+    pub column: String,
+    /// Queries read, encoded and scanned together.
+    #[arg(long, default_value_t = 4096)]
+    pub batch_size: usize,
 }
 
 #[derive(Debug, Args)]
@@ -325,8 +331,9 @@ pub struct BenchArgs {
 pub enum BenchWhat {
     /// Quantizer: fit time and encode throughput (1 thread and all threads), medians.
     Quant(BenchQuantArgs),
-    /// Scan kernels and batched identification throughput.
-    Scan,
+    /// Scan kernels, read bandwidth, batched exact top-100, identify throughput and recall@1
+    /// against exact cosine, single-query latency, memory.
+    Scan(BenchScanArgs),
     /// Recall and speed against FAISS, HNSWLIB, USearch and ScaNN.
     Ann,
     /// Photo embedding throughput.
@@ -353,6 +360,41 @@ pub struct BenchQuantArgs {
     /// Also write the report as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchScanArgs {
+    /// Gallery to search (build one with `synth` + `index`).
+    #[arg(long)]
+    pub gallery: PathBuf,
+    /// Query faces table.
+    #[arg(long)]
+    pub queries: PathBuf,
+    /// Results per query.
+    #[arg(short, default_value_t = 10)]
+    pub k: usize,
+    /// Candidate counts to measure identify at, comma-separated (the calibrated default is
+    /// always measured too).
+    #[arg(long, value_delimiter = ',')]
+    pub candidates: Vec<usize>,
+    /// Queries whose exact-cosine neighbour is computed (brute force) for recall@1.
+    #[arg(long, default_value_t = 1000)]
+    pub recall_queries: usize,
+    /// Single queries timed one by one.
+    #[arg(long, default_value_t = 50)]
+    pub single_queries: usize,
+    /// Runs of each timed measurement (medians are reported).
+    #[arg(long, default_value_t = 3)]
+    pub repeat: usize,
+    /// Use only the first N queries.
+    #[arg(long)]
+    pub max_queries: Option<usize>,
+    /// Also write the report as JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Write the gallery and query codes row-major here (for `scripts/compare_peers.py`).
+    #[arg(long)]
+    pub export_codes: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -15,6 +15,11 @@ pub fn is_bad_input(err: &(dyn Error + 'static)) -> bool {
                 return true;
             }
         }
+        if let Some(j) = e.downcast_ref::<crate::jobs::JobError>() {
+            if j.is_bad_input() {
+                return true;
+            }
+        }
         if let Some(g) = e.downcast_ref::<crate::store::GalleryError>() {
             if g.is_bad_input() {
                 return true;

@@ -4,7 +4,8 @@
 //! - [`store`]: Parquet embedding tables (streaming reader with validation, atomic writer) and
 //!   the gallery store (code, float and metadata shards, manifest, tombstones, lock);
 //! - [`quant`]: the PCA+ITQ binary quantizer (fit, encode, `.ffq` file, calibration);
-//! - [`scan`]: Hamming kernels and top-k selection;
+//! - [`scan`]: Hamming kernels, top-C selection, the blocked batch scan, rerank and search;
+//! - [`jobs`]: batch jobs over galleries (identify), streaming into Parquet results;
 //! - [`bench`]: data generators and evaluation helpers (the `synth` data set);
 //! - [`progress`]: progress reporting that works on a terminal and under cron/Airflow.
 //!
@@ -13,6 +14,7 @@
 
 pub mod bench;
 pub mod error;
+pub mod jobs;
 pub mod linalg;
 pub mod progress;
 pub mod quant;

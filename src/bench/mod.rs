@@ -2,5 +2,6 @@
 
 pub mod memory;
 pub mod quant;
+pub mod scan;
 pub mod stats;
 pub mod synth;

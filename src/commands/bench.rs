@@ -6,12 +6,12 @@ use faceflash_batch::bench::synth::{write_dataset, SynthParams};
 use faceflash_batch::quant::FitParams;
 
 use super::{unavailable, Output, UsageError};
-use crate::cli::{BenchArgs, BenchQuantArgs, BenchWhat};
+use crate::cli::{BenchArgs, BenchQuantArgs, BenchScanArgs, BenchWhat};
 
 pub fn run(args: &BenchArgs, out: &Output) -> Result<()> {
     match &args.what {
         BenchWhat::Quant(a) => quant(a, out),
-        BenchWhat::Scan => unavailable::run("bench scan"),
+        BenchWhat::Scan(a) => scan(a, out),
         BenchWhat::Ann => unavailable::run("bench ann"),
         BenchWhat::Embed => unavailable::run("bench embed"),
     }
@@ -71,5 +71,129 @@ fn quant(args: &BenchQuantArgs, out: &Output) -> Result<()> {
     if let Some(path) = &args.json {
         std::fs::write(path, serde_json::to_string_pretty(&r)?)?;
     }
+    Ok(())
+}
+
+fn scan(args: &BenchScanArgs, out: &Output) -> Result<()> {
+    use faceflash_batch::bench::scan as scan_bench;
+    use faceflash_batch::store::{EmbeddingReader, Gallery, ReadOptions};
+    let gallery = Gallery::open(&args.gallery)?;
+    let mut queries = Vec::new();
+    for batch in EmbeddingReader::new(vec![args.queries.clone()], ReadOptions::default()) {
+        let batch = batch?;
+        if batch.dim != gallery.dim() {
+            return Err(UsageError(format!(
+                "{}: queries are {}-d, the gallery {}-d",
+                args.queries.display(),
+                batch.dim,
+                gallery.dim()
+            ))
+            .into());
+        }
+        queries.extend_from_slice(&batch.vectors);
+    }
+    if let Some(max) = args.max_queries {
+        queries.truncate(max * gallery.dim());
+    }
+    if queries.is_empty() {
+        return Err(UsageError(format!("{}: no queries", args.queries.display())).into());
+    }
+    if let Some(dir) = &args.export_codes {
+        export_codes(&gallery, &queries, dir)?;
+        out.say(format!("codes written to {}", dir.display()));
+    }
+    let params = scan_bench::ScanBenchParams {
+        k: args.k,
+        candidates: args.candidates.clone(),
+        recall_queries: args.recall_queries,
+        single_queries: args.single_queries,
+        repeat: args.repeat,
+    };
+    let r = scan_bench::run(&gallery, &queries, &params);
+    let g = |v: f64| format!("{:.3} G", v / 1e9);
+    let mut text = format!(
+        "gallery {} rows × {} bits ({}-d), {} queries, {} threads, default kernel {}\n\
+         read bandwidth: {:.1} GB/s on 1 thread, {:.1} GB/s on all\n\
+         kernel      in-cache pairs/s   streaming pairs/s   (1 thread, 1 query)\n",
+        r.gallery_rows,
+        r.bits,
+        r.dim,
+        r.queries,
+        r.threads,
+        r.kernel,
+        r.read_gbps_1_thread,
+        r.read_gbps_all_threads
+    );
+    for k in &r.kernels {
+        text += &format!(
+            "  {:<9} {:>16} {:>19}\n",
+            k.name,
+            g(k.in_cache_pairs_per_second),
+            g(k.streaming_pairs_per_second)
+        );
+    }
+    text += &format!(
+        "batched exact Hamming top-100: {} pairs/s on 1 thread, {} on all\n\
+         identify (k={}, all threads):  candidates  queries/s  recall@1 vs exact cosine\n",
+        g(r.exact_top100_pairs_per_second_1_thread),
+        g(r.exact_top100_pairs_per_second_all_threads),
+        args.k
+    );
+    for f in &r.identify {
+        text += &format!(
+            "  {:>10}{} {:>10.0}  {:.4}\n",
+            f.candidates,
+            if f.default { "*" } else { " " },
+            f.queries_per_second,
+            f.recall_at_1
+        );
+    }
+    text += &format!(
+        "  (* = calibrated default)\nsingle query: median {:.2} ms; streaming the code bytes at the measured bandwidth takes {:.2} ms (ratio {:.2})",
+        r.single_query_ms,
+        r.code_stream_ms,
+        r.single_query_ms / r.code_stream_ms.max(1e-9)
+    );
+    if let Some(m) = r.resident_after {
+        text += &format!(
+            "\nresident after: {:.1} MiB ({:.1} MiB mapped files, {:.1} MiB heap)",
+            m.total as f64 / 1048576.0,
+            m.file as f64 / 1048576.0,
+            m.anon as f64 / 1048576.0
+        );
+    }
+    out.say(text);
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_vec_pretty(&r)?)?;
+    }
+    Ok(())
+}
+
+/// Row-major gallery and query codes as raw bytes, with their shapes, for the peer script.
+fn export_codes(
+    gallery: &faceflash_batch::store::Gallery,
+    queries: &[f32],
+    dir: &std::path::Path,
+) -> Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let words = gallery.bits() / 64;
+    let mut bytes = Vec::with_capacity(gallery.total_rows() as usize * words * 8);
+    let mut code = vec![0u64; words];
+    for s in gallery.shards() {
+        for r in 0..s.rows() {
+            s.codes.code(r, &mut code);
+            bytes.extend(code.iter().flat_map(|w| w.to_le_bytes()));
+        }
+    }
+    std::fs::write(dir.join("gallery_codes.u8"), &bytes)?;
+    let q = gallery.quantizer().encode(queries)?;
+    let qb: Vec<u8> = q.iter().flat_map(|w| w.to_le_bytes()).collect();
+    std::fs::write(dir.join("query_codes.u8"), &qb)?;
+    let meta = serde_json::json!({
+        "gallery_rows": gallery.total_rows(),
+        "queries": queries.len() / gallery.dim(),
+        "bits": gallery.bits(),
+    });
+    std::fs::write(dir.join("codes.json"), serde_json::to_vec_pretty(&meta)?)?;
     Ok(())
 }

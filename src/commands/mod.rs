@@ -4,6 +4,7 @@ mod bench;
 mod demo;
 mod fit;
 mod gallery;
+mod identify;
 mod index;
 mod inspect;
 mod synth;
@@ -44,7 +45,7 @@ pub fn run(command: Command, out: &Output) -> anyhow::Result<()> {
         Command::Embed(_) => unavailable::run("embed"),
         Command::Fit(args) => fit::run(&args, out),
         Command::Index(args) => index::run(&args, out),
-        Command::Identify(_) => unavailable::run("identify"),
+        Command::Identify(args) => identify::run(&args, out),
         Command::Dedup(_) => unavailable::run("dedup"),
         Command::Watchlist(_) => unavailable::run("watchlist"),
         Command::Sql(_) => unavailable::run("sql"),
