@@ -5,6 +5,7 @@ mod bad_input;
 mod cli;
 mod common;
 mod gallery;
+mod identify;
 mod interop;
 mod quant;
 mod reader;
