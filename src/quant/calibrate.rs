@@ -17,8 +17,17 @@ pub const PAIR_KEEP: f64 = 0.9999;
 const MIN_PAIRS_FOR_QUANTILE: u64 = 10_000;
 const QUERY_BLOCK: usize = 64;
 
+/// Rank quantile whose growth with the database size is fitted.
+const GROWTH_QUANTILE: f64 = 0.99;
+/// Database subsamples (every s-th row) at which the candidate count is also measured, to
+/// learn how it grows with the gallery size.
+const STRIDES: [usize; 4] = [1, 2, 4, 8];
+/// Subsamples smaller than this are not used for the growth fit.
+const MIN_SUBSAMPLE_ROWS: usize = 2_000;
+
 struct BlockResult {
-    ranks: Vec<usize>,
+    /// Per stride, the rank of each query's exact neighbour within that subsample.
+    ranks: Vec<Vec<usize>>,
     histograms: Vec<Vec<u64>>,
 }
 
@@ -47,27 +56,28 @@ pub fn calibrate(
             let q = ArrayView2::from_shape((rows, dim), qv).expect("query shape");
             let cos = q.dot(&db.t());
             let mut result = BlockResult {
-                ranks: Vec::with_capacity(rows),
+                ranks: vec![Vec::with_capacity(rows); STRIDES.len()],
                 histograms: vec![vec![0u64; bits + 1]; RADIUS_THRESHOLDS.len()],
             };
             let mut dist = vec![0u32; n_db];
             for i in 0..rows {
                 distances(&qc[i * words..(i + 1) * words], database_codes, &mut dist);
                 let row = cos.row(i);
-                let mut nn = 0;
-                for (j, &c) in row.iter().enumerate() {
-                    if c > row[nn] {
-                        nn = j;
+                for (ranks, &stride) in result.ranks.iter_mut().zip(&STRIDES) {
+                    let mut nn = 0;
+                    for j in (0..n_db).step_by(stride) {
+                        if row[j] > row[nn] {
+                            nn = j;
+                        }
                     }
+                    // 1-based rank of the exact neighbour in (distance, row) order.
+                    let dn = dist[nn];
+                    let ahead = (0..n_db)
+                        .step_by(stride)
+                        .filter(|&j| dist[j] < dn || (dist[j] == dn && j < nn))
+                        .count();
+                    ranks.push(ahead + 1);
                 }
-                // 1-based rank of the exact neighbour in (distance, row) order.
-                let dn = dist[nn];
-                let ahead = dist
-                    .iter()
-                    .enumerate()
-                    .filter(|&(j, &d)| d < dn || (d == dn && j < nn))
-                    .count();
-                result.ranks.push(ahead + 1);
                 for (&c, &d) in row.iter().zip(&dist) {
                     if c >= RADIUS_THRESHOLDS[0] {
                         for (t, hist) in RADIUS_THRESHOLDS.iter().zip(result.histograms.iter_mut())
@@ -83,9 +93,29 @@ pub fn calibrate(
         })
         .collect();
 
+    let index = ((RECALL_TARGET * n_q as f64).ceil() as usize).clamp(1, n_q) - 1;
+    // The growth is fitted on a less extreme quantile (99%), which many more queries
+    // support than the 99.9% one (2 of 2,000).
+    let fit_index = ((GROWTH_QUANTILE * n_q as f64).ceil() as usize).clamp(1, n_q) - 1;
+    let mut by_rows = Vec::new();
+    let mut fit_points = Vec::new();
+    for (si, &stride) in STRIDES.iter().enumerate() {
+        let rows = n_db.div_ceil(stride);
+        if stride > 1 && rows < MIN_SUBSAMPLE_ROWS {
+            continue;
+        }
+        let mut r: Vec<usize> = blocks
+            .iter()
+            .flat_map(|b| b.ranks[si].iter().copied())
+            .collect();
+        r.sort_unstable();
+        by_rows.push((rows, r[index]));
+        fit_points.push((rows, r[fit_index]));
+    }
+    let growth_exponent = growth_exponent(&fit_points);
     let mut ranks: Vec<usize> = blocks
         .iter()
-        .flat_map(|b| b.ranks.iter().copied())
+        .flat_map(|b| b.ranks[0].iter().copied())
         .collect();
     let mut histograms = vec![vec![0u64; bits + 1]; RADIUS_THRESHOLDS.len()];
     for b in &blocks {
@@ -108,7 +138,6 @@ pub fn calibrate(
     })
     .collect();
     recall.dedup_by_key(|p| p.candidates);
-    let index = ((RECALL_TARGET * n_q as f64).ceil() as usize).clamp(1, n_q) - 1;
     let candidates_999 = Some(ranks[index]);
     let radii = RADIUS_THRESHOLDS
         .iter()
@@ -125,7 +154,31 @@ pub fn calibrate(
         recall,
         candidates_999,
         radii,
+        candidates_999_by_rows: by_rows,
+        growth_exponent,
     }
+}
+
+/// Least-squares slope of ln(candidates) against ln(rows), clamped to 0.25..=1 (linear growth,
+/// the worst case, when there is too little to fit).
+fn growth_exponent(points: &[(usize, usize)]) -> f64 {
+    let pts: Vec<(f64, f64)> = points
+        .iter()
+        .filter(|p| p.1 >= 5)
+        .map(|&(n, c)| ((n as f64).ln(), (c as f64).ln()))
+        .collect();
+    if pts.len() < 3 {
+        return 1.0;
+    }
+    let n = pts.len() as f64;
+    let mx = pts.iter().map(|p| p.0).sum::<f64>() / n;
+    let my = pts.iter().map(|p| p.1).sum::<f64>() / n;
+    let sxy: f64 = pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    let sxx: f64 = pts.iter().map(|p| (p.0 - mx).powi(2)).sum();
+    if sxx <= 0.0 {
+        return 1.0;
+    }
+    (sxy / sxx).clamp(0.25, 1.0)
 }
 
 /// The radius keeping [`PAIR_KEEP`] of the pairs (the largest distance seen when there are
@@ -152,6 +205,21 @@ fn radius_from_histogram(hist: &[u64]) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn growth_exponent_fits_a_power_law() {
+        let pts: Vec<(usize, usize)> = [6000usize, 12_000, 24_000, 48_000]
+            .iter()
+            .map(|&n| (n, (0.5 * (n as f64).powf(0.7)) as usize))
+            .collect();
+        assert!((growth_exponent(&pts) - 0.7).abs() < 0.02);
+        assert_eq!(growth_exponent(&pts[..2]), 1.0, "too few points: linear");
+        assert_eq!(
+            growth_exponent(&[(10, 1), (20, 1), (40, 2)]),
+            1.0,
+            "tiny counts are noise"
+        );
+    }
 
     #[test]
     fn radius_is_a_quantile_or_the_maximum() {

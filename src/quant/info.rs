@@ -72,17 +72,33 @@ pub struct Calibration {
     pub candidates_999: Option<usize>,
     /// Radii for cosine 0.3, 0.4, 0.5, 0.6, 0.7.
     pub radii: Vec<RadiusPoint>,
+    /// (database rows, candidates for recall@1 ≥ 99.9%) at the full calibration database and
+    /// at subsamples of it.
+    #[serde(default)]
+    pub candidates_999_by_rows: Vec<(usize, usize)>,
+    /// Fitted exponent b of candidates ∝ rows^b (1 = linear, used when unknown).
+    #[serde(default = "linear")]
+    pub growth_exponent: f64,
+}
+
+fn linear() -> f64 {
+    1.0
 }
 
 impl Calibration {
     /// Candidates to rerank for a gallery of `gallery_rows`: the calibrated count, scaled up
-    /// linearly when the gallery is larger than the calibration database (the number of
-    /// impostors closer in Hamming distance than the true neighbour grows linearly), never
-    /// below `k`.
+    /// by `(gallery_rows / database_rows)^growth_exponent` when the gallery is larger than the
+    /// calibration database (the exponent is fitted on subsamples of the calibration database;
+    /// linear when unknown, the worst case), never below `k`.
     pub fn candidates_for(&self, gallery_rows: usize, k: usize) -> usize {
         let base = self.candidates_999.unwrap_or(self.database_rows).max(1);
         let scale = (gallery_rows as f64 / self.database_rows.max(1) as f64).max(1.0);
-        ((base as f64 * scale).ceil() as usize)
+        let b = if self.growth_exponent > 0.0 {
+            self.growth_exponent.min(1.0)
+        } else {
+            1.0
+        };
+        ((base as f64 * scale.powf(b)).ceil() as usize)
             .max(k)
             .min(gallery_rows.max(k))
     }
@@ -136,6 +152,8 @@ mod tests {
                     pairs: 0,
                 },
             ],
+            candidates_999_by_rows: vec![],
+            growth_exponent: 1.0,
         }
     }
 
@@ -156,5 +174,10 @@ mod tests {
         assert_eq!(c.candidates_for(100_000, 10), 500);
         assert_eq!(c.candidates_for(100_000, 1000), 1000);
         assert_eq!(c.candidates_for(20, 10), 20);
+        let sub = Calibration {
+            growth_exponent: 0.5,
+            ..calibration()
+        };
+        assert_eq!(sub.candidates_for(1_000_000, 10), 500, "50 × (100)^0.5");
     }
 }

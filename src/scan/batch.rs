@@ -7,7 +7,7 @@
 use rayon::prelude::*;
 
 use super::blocks::BLOCK_ROWS;
-use super::topc::{merge_sorted, TopC};
+use super::topc::{merge_best, TopC};
 use super::Kernel;
 use crate::store::Gallery;
 
@@ -53,6 +53,19 @@ fn segments(gallery: &Gallery, words: usize) -> Vec<Segment> {
 /// The Hamming top-`candidates` (distance, global row) of every query over the gallery's live
 /// rows, best first. `queries` holds row-major codes of the gallery's length.
 pub fn scan_batch(
+    gallery: &Gallery,
+    queries: &[u64],
+    candidates: usize,
+    kernel: Kernel,
+) -> (Vec<Vec<(u32, u64)>>, ScanStats) {
+    let (mut lists, stats) = scan_batch_unsorted(gallery, queries, candidates, kernel);
+    lists.par_iter_mut().for_each(|l| l.sort_unstable());
+    (lists, stats)
+}
+
+/// Like [`scan_batch`], each query's list in no particular order (the rerank reorders them
+/// anyway).
+pub fn scan_batch_unsorted(
     gallery: &Gallery,
     queries: &[u64],
     candidates: usize,
@@ -105,7 +118,7 @@ pub fn scan_batch(
         out.extend(
             per_query
                 .into_iter()
-                .map(|lists| merge_sorted(lists, candidates)),
+                .map(|lists| merge_best(lists, candidates)),
         );
     }
     let rows: u64 = gallery.total_rows();
@@ -148,5 +161,5 @@ fn scan_tile(
             }
         }
     }
-    tops.into_iter().map(TopC::into_sorted).collect()
+    tops.into_iter().map(TopC::into_unsorted).collect()
 }

@@ -26,9 +26,41 @@ pub(crate) fn check_shapes(query: &[u64], blocks: &[u64], out: &[u32]) {
 }
 
 /// The body shared by the portable and the POPCNT kernels (the latter compiles it with POPCNT
-/// enabled).
+/// enabled): a fully unrolled loop for the common code lengths, a generic one otherwise.
 #[inline(always)]
 pub(crate) fn blocks_body(query: &[u64], blocks: &[u64], out: &mut [u32]) {
+    match query.len() {
+        1 => blocks_fixed::<1>(query, blocks, out),
+        2 => blocks_fixed::<2>(query, blocks, out),
+        4 => blocks_fixed::<4>(query, blocks, out),
+        8 => blocks_fixed::<8>(query, blocks, out),
+        16 => blocks_fixed::<16>(query, blocks, out),
+        _ => blocks_any(query, blocks, out),
+    }
+}
+
+/// `W`-word codes: the query lives in registers; each row is `W` xor + popcount + add with no
+/// loop-carried register shuffling.
+#[inline(always)]
+fn blocks_fixed<const W: usize>(query: &[u64], blocks: &[u64], out: &mut [u32]) {
+    let q: [u64; W] = query.try_into().expect("query of W words");
+    for (block, o) in blocks
+        .chunks_exact(BLOCK_ROWS * W)
+        .zip(out.chunks_exact_mut(BLOCK_ROWS))
+    {
+        for (r, d) in o.iter_mut().enumerate() {
+            let mut acc = 0u32;
+            for w in 0..W {
+                acc += (q[w] ^ block[w * BLOCK_ROWS + r]).count_ones();
+            }
+            *d = acc;
+        }
+    }
+}
+
+/// Any code length: the straightforward loop.
+#[inline(always)]
+fn blocks_any(query: &[u64], blocks: &[u64], out: &mut [u32]) {
     let words = query.len();
     for (block, o) in blocks
         .chunks_exact(BLOCK_ROWS * words)
@@ -45,10 +77,11 @@ pub(crate) fn blocks_body(query: &[u64], blocks: &[u64], out: &mut [u32]) {
     }
 }
 
-/// Portable block kernel (the reference).
+/// Portable block kernel: the reference (a plain loop, independent of the unrolled bodies the
+/// fast kernels use).
 pub fn block_distances_portable(query: &[u64], blocks: &[u64], out: &mut [u32]) {
     check_shapes(query, blocks, out);
-    blocks_body(query, blocks, out);
+    blocks_any(query, blocks, out);
 }
 
 /// Interleaves row-major codes (`words` u64 per row) into blocks, padding the last block

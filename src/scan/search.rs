@@ -3,7 +3,7 @@
 
 use rayon::prelude::*;
 
-use super::batch::{scan_batch, ScanStats};
+use super::batch::{scan_batch_unsorted, ScanStats};
 use super::rerank::{rerank, Match};
 use crate::quant::QuantError;
 use crate::store::Gallery;
@@ -107,7 +107,7 @@ impl Gallery {
             .candidates
             .unwrap_or_else(|| self.default_candidates(params.k))
             .max(params.k);
-        let (cands, stats) = scan_batch(self, &codes, c, super::kernel());
+        let (cands, stats) = scan_batch_unsorted(self, &codes, c, super::kernel());
         let results = cands
             .par_iter()
             .enumerate()

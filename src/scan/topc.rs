@@ -43,11 +43,19 @@ impl TopC {
     #[inline]
     pub fn offer(&mut self, distances: &[u32], first_row: u64, live: impl Fn(usize) -> bool) {
         let mut t = self.threshold;
-        for (i, &d) in distances.iter().enumerate() {
-            if d < t && live(i) {
-                self.push(d, first_row + i as u64);
-                t = self.threshold;
+        // Groups of 8 are tested branch-free (vectorised); only a group holding a row below
+        // the threshold is walked.
+        let mut base = 0;
+        for group in distances.chunks(8) {
+            if group.iter().fold(false, |any, &d| any | (d < t)) {
+                for (j, &d) in group.iter().enumerate() {
+                    if d < t && live(base + j) {
+                        self.push(d, first_row + (base + j) as u64);
+                        t = self.threshold;
+                    }
+                }
             }
+            base += group.len();
         }
     }
 
@@ -62,20 +70,39 @@ impl TopC {
     }
 
     /// The kept pairs, best first.
-    pub fn into_sorted(mut self) -> Vec<(u32, u64)> {
+    pub fn into_sorted(self) -> Vec<(u32, u64)> {
+        let mut v = self.into_unsorted();
+        v.sort_unstable();
+        v
+    }
+
+    /// The kept pairs (exactly the C best by (distance, row)), in no particular order.
+    pub fn into_unsorted(mut self) -> Vec<(u32, u64)> {
         self.shrink();
-        self.buf.sort_unstable();
         self.buf
     }
 }
 
-/// Merges sorted candidate lists (from disjoint row ranges) into the `c` best, sorted.
-pub fn merge_sorted(parts: Vec<Vec<(u32, u64)>>, c: usize) -> Vec<(u32, u64)> {
+/// The `c` best of candidate lists from disjoint row ranges, in no particular order.
+pub fn merge_best(mut parts: Vec<Vec<(u32, u64)>>, c: usize) -> Vec<(u32, u64)> {
+    if parts.len() == 1 {
+        let mut only = parts.pop().expect("one part");
+        if only.len() <= c {
+            return only;
+        }
+        parts.push(std::mem::take(&mut only));
+    }
     let mut all: Vec<(u32, u64)> = parts.into_iter().flatten().collect();
     if all.len() > c && c > 0 {
         all.select_nth_unstable(c - 1);
         all.truncate(c);
     }
+    all
+}
+
+/// The `c` best of candidate lists from disjoint row ranges, best first.
+pub fn merge_sorted(parts: Vec<Vec<(u32, u64)>>, c: usize) -> Vec<(u32, u64)> {
+    let mut all = merge_best(parts, c);
     all.sort_unstable();
     all
 }

@@ -27,6 +27,16 @@ pub fn available() -> Vec<Kernel> {
     v
 }
 
+/// Asks the CPU to start loading every cache line of `bytes` (a hint: never faults).
+#[inline]
+pub fn prefetch(bytes: &[u8]) {
+    for line in bytes.chunks(64) {
+        // SAFETY: prefetch is a hint that never faults, and the pointer is in bounds anyway;
+        // SSE is part of the x86-64 baseline.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(line.as_ptr().cast()) };
+    }
+}
+
 fn distances_popcnt_or_portable() -> super::DistancesFn {
     if std::arch::is_x86_feature_detected!("popcnt") {
         distances_popcnt
