@@ -130,6 +130,19 @@ pub fn scan_batch_unsorted(
     )
 }
 
+/// The candidate lists of a few queries (at most [`GROUP`] for cache efficiency) over the
+/// whole gallery, on the calling thread: the building block of pipelined batch jobs, which
+/// run many groups in parallel and consume each group's candidates at once.
+pub fn scan_group(
+    gallery: &Gallery,
+    queries: &[u64],
+    candidates: usize,
+    kernel: Kernel,
+) -> Vec<Vec<(u32, u64)>> {
+    let segs = segments(gallery, gallery.bits() / 64);
+    scan_tile(gallery, queries, &segs, candidates, kernel)
+}
+
 /// One tile: every query of a group over a run of segments.
 fn scan_tile(
     gallery: &Gallery,

@@ -17,7 +17,7 @@ mod x86;
 
 use std::sync::OnceLock;
 
-pub use batch::{scan_batch, scan_batch_unsorted, ScanStats};
+pub use batch::{scan_batch, scan_batch_unsorted, scan_group, ScanStats, GROUP};
 pub use blocks::{block_distances_portable, interleave, BlockDistancesFn, BLOCK_ROWS};
 pub use portable::hamming_portable as hamming;
 pub use portable::{distances_portable, hamming_portable};

@@ -26,6 +26,15 @@ pub struct Match {
 /// machine and thread count).
 #[inline]
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    return super::x86::dot_sse(a, b);
+    #[cfg(not(target_arch = "x86_64"))]
+    dot_portable(a, b)
+}
+
+/// The reference dot product: sixteen lane-wise running sums, reduced in a fixed order. The
+/// SIMD versions reproduce it bit for bit (same products, same additions, same order).
+pub fn dot_portable(a: &[f32], b: &[f32]) -> f32 {
     debug_assert_eq!(a.len(), b.len());
     // Sixteen lane-wise sums map onto four SIMD registers with no shuffling.
     let mut acc = [0f32; 16];
@@ -69,6 +78,7 @@ pub fn rerank(
     // Visit candidates in row order (sequential, page-friendly access), loading a few rows
     // ahead so the memory latency overlaps the dot products.
     const AHEAD: usize = 6;
+    const PREFETCH_BYTES: usize = 4096;
     let mut located: Vec<(u64, u32, usize, usize)> = candidates
         .iter()
         .filter_map(|&(h, g)| gallery.locate(g).map(|(s, r)| (g, h, s, r)))
@@ -79,7 +89,8 @@ pub fn rerank(
     let mut scored: Vec<Match> = Vec::with_capacity(located.len());
     for (i, &(global_row, hamming, shard, row)) in located.iter().enumerate() {
         if let Some(&(_, _, s, r)) = located.get(i + AHEAD) {
-            super::prefetch(shards[s].floats.row_bytes(r));
+            let bytes = shards[s].floats.row_bytes(r);
+            super::prefetch(&bytes[..bytes.len().min(PREFETCH_BYTES)]);
         }
         let floats = &shards[shard].floats;
         let cosine = match floats.row_f32(row) {
@@ -112,6 +123,19 @@ pub fn rerank(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn simd_dot_is_bit_identical_to_portable() {
+        for n in [0usize, 1, 15, 16, 17, 128, 130, 512] {
+            let a: Vec<f32> = (0..n).map(|i| (i as f32 * 0.77).sin() * 3.0).collect();
+            let b: Vec<f32> = (0..n).map(|i| (i as f32 * 0.31).cos() / 7.0).collect();
+            assert_eq!(
+                super::dot(&a, &b).to_bits(),
+                super::dot_portable(&a, &b).to_bits(),
+                "n {n}"
+            );
+        }
+    }
+
     #[test]
     fn dot_matches_f64_reference() {
         for n in [1usize, 7, 8, 9, 64, 130] {

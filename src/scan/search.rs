@@ -3,7 +3,7 @@
 
 use rayon::prelude::*;
 
-use super::batch::{scan_batch_unsorted, ScanStats};
+use super::batch::{scan_batch_unsorted, scan_group, ScanStats, GROUP};
 use super::rerank::{rerank, Match};
 use crate::quant::QuantError;
 use crate::store::Gallery;
@@ -107,19 +107,46 @@ impl Gallery {
             .candidates
             .unwrap_or_else(|| self.default_candidates(params.k))
             .max(params.k);
-        let (cands, stats) = scan_batch_unsorted(self, &codes, c, super::kernel());
+        let kernel = super::kernel();
+        let nq = unit.len() / dim;
+        let words = self.bits() / 64;
+        let groups = nq.div_ceil(GROUP);
+        let stats = ScanStats {
+            pairs: self.total_rows() * nq as u64,
+        };
+        let rerank_query = |q: usize, list: &[(u32, u64)]| {
+            rerank(
+                self,
+                &unit[q * dim..(q + 1) * dim],
+                list,
+                params.k,
+                params.min_cosine,
+            )
+        };
+        if groups >= 2 * rayon::current_num_threads() {
+            // Enough groups to keep every thread busy: each task scans one group over the
+            // whole gallery and reranks it at once, so only the groups in flight hold
+            // candidate lists (memory stays bounded whatever the batch size).
+            let results = (0..groups)
+                .into_par_iter()
+                .flat_map_iter(|g| {
+                    let (q0, q1) = (g * GROUP, ((g + 1) * GROUP).min(nq));
+                    let lists = scan_group(self, &codes[q0 * words..q1 * words], c, kernel);
+                    lists
+                        .into_iter()
+                        .enumerate()
+                        .map(move |(i, list)| rerank_query(q0 + i, &list))
+                        .collect::<Vec<_>>()
+                })
+                .collect();
+            return Ok((results, stats));
+        }
+        // Few queries: split the gallery across threads too.
+        let (cands, _) = scan_batch_unsorted(self, &codes, c, kernel);
         let results = cands
             .par_iter()
             .enumerate()
-            .map(|(q, list)| {
-                rerank(
-                    self,
-                    &unit[q * dim..(q + 1) * dim],
-                    list,
-                    params.k,
-                    params.min_cosine,
-                )
-            })
+            .map(|(q, list)| rerank_query(q, list))
             .collect();
         Ok((results, stats))
     }

@@ -45,17 +45,29 @@ impl TopC {
         let mut t = self.threshold;
         // Groups of 8 are tested branch-free (vectorised); only a group holding a row below
         // the threshold is walked.
+        let mut groups = distances.chunks_exact(8);
         let mut base = 0;
-        for group in distances.chunks(8) {
-            if group.iter().fold(false, |any, &d| any | (d < t)) {
-                for (j, &d) in group.iter().enumerate() {
+        for group in &mut groups {
+            let g: &[u32; 8] = group.try_into().expect("8 distances");
+            let mut any = false;
+            for &d in g {
+                any |= d < t;
+            }
+            if any {
+                for (j, &d) in g.iter().enumerate() {
                     if d < t && live(base + j) {
                         self.push(d, first_row + (base + j) as u64);
                         t = self.threshold;
                     }
                 }
             }
-            base += group.len();
+            base += 8;
+        }
+        for (j, &d) in groups.remainder().iter().enumerate() {
+            if d < t && live(base + j) {
+                self.push(d, first_row + (base + j) as u64);
+                t = self.threshold;
+            }
         }
     }
 

@@ -37,6 +37,39 @@ pub fn prefetch(bytes: &[u8]) {
     }
 }
 
+/// Dot product with SSE (part of the x86-64 baseline): four registers hold the sixteen
+/// lane-wise sums of [`super::rerank::dot_portable`], in the same order, so the result is
+/// bit-identical to it.
+#[inline]
+pub fn dot_sse(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len(), "dot of vectors of different lengths");
+    let n16 = a.len() / 16 * 16;
+    // SAFETY: every load reads 4 floats at `i + 4j` with `i + 16 <= n16 <= len` for both slices
+    // (unaligned loads); SSE is always present on x86-64.
+    let lanes = unsafe {
+        let (pa, pb) = (a.as_ptr(), b.as_ptr());
+        let mut acc = [_mm_setzero_ps(); 4];
+        let mut i = 0;
+        while i < n16 {
+            for (j, s) in acc.iter_mut().enumerate() {
+                let x = _mm_loadu_ps(pa.add(i + 4 * j));
+                let y = _mm_loadu_ps(pb.add(i + 4 * j));
+                *s = _mm_add_ps(*s, _mm_mul_ps(x, y));
+            }
+            i += 16;
+        }
+        let sum = _mm_add_ps(_mm_add_ps(acc[0], acc[1]), _mm_add_ps(acc[2], acc[3]));
+        let mut out = [0f32; 4];
+        _mm_storeu_ps(out.as_mut_ptr(), sum);
+        out
+    };
+    let mut tail = 0f32;
+    for (x, y) in a[n16..].iter().zip(&b[n16..]) {
+        tail += x * y;
+    }
+    ((lanes[0] + lanes[2]) + (lanes[1] + lanes[3])) + tail
+}
+
 fn distances_popcnt_or_portable() -> super::DistancesFn {
     if std::arch::is_x86_feature_detected!("popcnt") {
         distances_popcnt
