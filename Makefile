@@ -1,7 +1,7 @@
 # faceflash-batch: the two commands a newcomer needs are `make demo` and `make test`.
 CARGO ?= cargo
 
-.PHONY: setup test demo bench lint clean-demo
+.PHONY: setup test demo bench lint clean-demo peers compare
 
 ## Install what the project needs (Python .venv with test tools); idempotent.
 setup:
@@ -27,3 +27,12 @@ lint:
 
 clean-demo:
 	rm -rf faceflash-demo
+
+## Peer libraries (FAISS, numpy) into .venv for the side-by-side comparisons.
+peers: setup
+	.venv/bin/pip install --quiet -r scripts/requirements-peers.txt
+
+## Exact Hamming scan against FAISS IndexBinaryFlat on the same codes (GALLERY, QUERIES).
+compare: peers
+	$(CARGO) build --release --no-default-features
+	.venv/bin/python scripts/compare_peers.py --gallery $(GALLERY) --queries $(QUERIES)

@@ -225,6 +225,10 @@ pub struct IdentifyArgs {
     /// Drop matches below this cosine.
     #[arg(long)]
     pub min_cosine: Option<f32>,
+    /// Float rows read per query for the exact rerank: candidates are first narrowed to this
+    /// many by asymmetric scoring of their codes (default: 256, or 20·k when larger).
+    #[arg(long)]
+    pub rerank: Option<usize>,
     /// Embedding column of the query tables.
     #[arg(long, default_value = "embedding")]
     pub column: String,
@@ -377,6 +381,10 @@ pub struct BenchScanArgs {
     /// always measured too).
     #[arg(long, value_delimiter = ',')]
     pub candidates: Vec<usize>,
+    /// Float rows reranked per query to measure at, comma-separated (0: every candidate, no
+    /// asymmetric narrowing; default: the default only).
+    #[arg(long, value_delimiter = ',')]
+    pub rerank: Vec<usize>,
     /// Queries whose exact-cosine neighbour is computed (brute force) for recall@1.
     #[arg(long, default_value_t = 1000)]
     pub recall_queries: usize,

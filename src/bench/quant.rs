@@ -28,8 +28,8 @@ pub struct QuantBenchReport {
     pub encode_per_second_all_threads: f64,
     /// Share of ones per bit over the encoded table (min, max).
     pub bit_balance: (f64, f64),
-    /// The last fitted quantizer's calibration: candidates for recall@1 ≥ 99.9%.
-    pub candidates_999: Option<usize>,
+    /// The last fitted quantizer's calibration: candidates for recall@1 ≥ 99.5%.
+    pub candidates_target: Option<usize>,
     /// Rows of the calibration database.
     pub calibration_rows: usize,
     /// Dedup radii (cosine, radius).
@@ -100,7 +100,7 @@ pub fn run(
         encode_per_second_1_thread,
         encode_per_second_all_threads,
         bit_balance: bit_balance(&codes, q.bits()),
-        candidates_999: q.calibration.candidates_999,
+        candidates_target: q.calibration.candidates_target,
         calibration_rows: q.calibration.database_rows,
         radii: q
             .calibration

@@ -19,6 +19,9 @@ pub struct ScanBenchParams {
     pub k: usize,
     /// Candidate counts to measure identify at (the calibrated default is always measured).
     pub candidates: Vec<usize>,
+    /// Float rows reranked per query to measure at (0: every candidate, no asymmetric
+    /// narrowing); empty: the default only.
+    pub rerank: Vec<usize>,
     /// Queries whose exact-cosine neighbour is computed for recall@1.
     pub recall_queries: usize,
     /// Single queries timed one by one.
@@ -41,6 +44,8 @@ pub struct KernelFigure {
 #[derive(Debug, Clone, Serialize)]
 pub struct IdentifyFigure {
     pub candidates: usize,
+    /// Float rows reranked per query (after asymmetric narrowing), `None`: all candidates.
+    pub rerank: Option<usize>,
     pub default: bool,
     pub queries_per_second: f64,
     pub recall_at_1: f64,
@@ -254,13 +259,19 @@ pub fn run(g: &Gallery, queries: &[f32], p: &ScanBenchParams) -> ScanBenchReport
     cs.push(default_c);
     cs.sort_unstable();
     cs.dedup();
-    let identify = cs
-        .iter()
-        .map(|&c| {
+    let reranks: Vec<usize> = if p.rerank.is_empty() {
+        vec![crate::scan::default_rerank(p.k)]
+    } else {
+        p.rerank.clone()
+    };
+    let mut identify = Vec::new();
+    for &c in &cs {
+        for &rr in &reranks {
             let params = SearchParams {
                 k: p.k,
                 candidates: Some(c),
                 min_cosine: None,
+                rerank: Some(if rr == 0 { usize::MAX } else { rr }),
             };
             let mut last = Vec::new();
             let secs = median(
@@ -280,14 +291,15 @@ pub fn run(g: &Gallery, queries: &[f32], p: &ScanBenchParams) -> ScanBenchReport
                         .is_some_and(|m| m.global_row == *row || (m.cosine - cos).abs() <= 1e-5)
                 })
                 .count();
-            IdentifyFigure {
+            identify.push(IdentifyFigure {
                 candidates: c,
-                default: c == default_c,
+                rerank: (rr != 0 && rr < c).then_some(rr),
+                default: c == default_c && rr == crate::scan::default_rerank(p.k),
                 queries_per_second: nq as f64 / secs,
                 recall_at_1: hits as f64 / r.max(1) as f64,
-            }
-        })
-        .collect();
+            });
+        }
+    }
 
     let singles = p.single_queries.clamp(1, nq);
     let params = SearchParams::top(p.k);

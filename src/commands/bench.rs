@@ -43,7 +43,7 @@ fn quant(args: &BenchQuantArgs, out: &Output) -> Result<()> {
          fit: median {:.1} s (runs: {})\n\
          encode: {:.0} vectors/s on 1 thread, {:.0} vectors/s on {} threads (median of {} runs)\n\
          bit balance: {:.3}..{:.3}\n\
-         calibration: {} candidates for recall@1 ≥ 99.9% at {} rows; radii {}",
+         calibration: {} candidates for recall@1 ≥ 99.5% at {} rows; radii {}",
         r.rows,
         r.dim,
         r.bits,
@@ -60,7 +60,7 @@ fn quant(args: &BenchQuantArgs, out: &Output) -> Result<()> {
         args.repeat.max(3),
         r.bit_balance.0,
         r.bit_balance.1,
-        r.candidates_999.map_or("-".into(), |c| c.to_string()),
+        r.candidates_target.map_or("-".into(), |c| c.to_string()),
         r.calibration_rows,
         r.radii
             .iter()
@@ -105,6 +105,7 @@ fn scan(args: &BenchScanArgs, out: &Output) -> Result<()> {
     let params = scan_bench::ScanBenchParams {
         k: args.k,
         candidates: args.candidates.clone(),
+        rerank: args.rerank.clone(),
         recall_queries: args.recall_queries,
         single_queries: args.single_queries,
         repeat: args.repeat,
@@ -134,16 +135,17 @@ fn scan(args: &BenchScanArgs, out: &Output) -> Result<()> {
     }
     text += &format!(
         "batched exact Hamming top-100: {} pairs/s on 1 thread, {} on all\n\
-         identify (k={}, all threads):  candidates  queries/s  recall@1 vs exact cosine\n",
+         identify (k={}, all threads):  candidates  floats reranked  queries/s  recall@1 vs exact cosine\n",
         g(r.exact_top100_pairs_per_second_1_thread),
         g(r.exact_top100_pairs_per_second_all_threads),
         args.k
     );
     for f in &r.identify {
         text += &format!(
-            "  {:>10}{} {:>10.0}  {:.4}\n",
+            "  {:>10}{} {:>15} {:>10.0}  {:.4}\n",
             f.candidates,
             if f.default { "*" } else { " " },
+            f.rerank.map_or("all".to_string(), |r| r.to_string()),
             f.queries_per_second,
             f.recall_at_1
         );

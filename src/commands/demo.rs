@@ -63,7 +63,7 @@ pub fn run(args: &DemoArgs, out: &Output) -> Result<()> {
     let hash = quant::file::save(&mut q, &quantizer_path)?;
     let c = &q.calibration;
     out.say(format!(
-        "   {}  (sha256 {}…, fitted in {:.1} s)\n   bit balance {:.3}..{:.3}; recall@1 after reranking 10 / 100 Hamming candidates: {}\n   calibrated defaults: {} candidates for recall@1 ≥ 99.9% at {} rows; dedup radius at cosine 0.5: {}",
+        "   {}  (sha256 {}…, fitted in {:.1} s)\n   bit balance {:.3}..{:.3}; recall@1 after reranking 10 / 100 Hamming candidates: {}\n   calibrated defaults: {} candidates for recall@1 ≥ 99.5% at {} rows; dedup radius at cosine 0.5: {}",
         quantizer_path.display(),
         &hash[..16],
         q.info.seconds,
@@ -74,7 +74,7 @@ pub fn run(args: &DemoArgs, out: &Output) -> Result<()> {
             .map(|&k| c.recall.iter().find(|p| p.candidates == k).map_or("-".into(), |p| format!("{:.3}", p.recall_at_1)))
             .collect::<Vec<_>>()
             .join(" / "),
-        c.candidates_999.map_or("-".into(), |v| v.to_string()),
+        c.candidates_target.map_or("-".into(), |v| v.to_string()),
         c.database_rows,
         c.radius_for(0.5).map_or("-".into(), |r| r.to_string()),
     ));

@@ -47,7 +47,7 @@ pub fn run(args: &FitArgs, out: &Output) -> Result<()> {
         bits = quantizer.bits(),
         rows = quantizer.info.rows_seen,
         seconds = quantizer.info.seconds,
-        candidates_999 = c.candidates_999,
+        candidates_target = c.candidates_target,
         hash = hash.as_str(),
         "quantizer written"
     );
@@ -65,9 +65,11 @@ pub fn run(args: &FitArgs, out: &Output) -> Result<()> {
         if quantizer.info.converged { " (converged)" } else { " (iteration cap reached)" },
     ));
     out.say(format!(
-        "calibrated: {} candidates for recall@1 ≥ 99.9% at {} rows; dedup radius at cosine 0.5: {}",
-        c.candidates_999.map_or("-".into(), |v| v.to_string()),
+        "calibrated: {} candidates for recall@1 ≥ {:.1}% at {} rows (growth ∝ rows^{:.2}); dedup radius at cosine 0.5: {}",
+        c.candidates_target.map_or("-".into(), |v| v.to_string()),
+        100.0 * c.recall_target,
         c.database_rows,
+        c.growth_exponent,
         c.radius_for(0.5)
             .map_or("none (no pairs measured)".into(), |r| r.to_string())
     ));

@@ -13,6 +13,9 @@ pub fn run(args: &IdentifyArgs, out: &Output) -> Result<()> {
     if args.k == 0 {
         return Err(UsageError("-k must be at least 1".into()).into());
     }
+    if args.rerank == Some(0) {
+        return Err(UsageError("--rerank must be at least 1".into()).into());
+    }
     if args.candidates == Some(0) {
         return Err(UsageError("--candidates must be at least 1".into()).into());
     }
@@ -29,6 +32,7 @@ pub fn run(args: &IdentifyArgs, out: &Output) -> Result<()> {
             k: args.k,
             candidates: args.candidates,
             min_cosine: args.min_cosine,
+            rerank: args.rerank,
         },
         batch_size: args.batch_size,
     };

@@ -68,6 +68,7 @@ pub fn identify(
         .params(&serde_json::json!({
             "k": k,
             "candidates": candidates,
+            "rerank": params.search.rerank.unwrap_or_else(|| crate::scan::default_rerank(k)),
             "min_cosine": params.search.min_cosine,
             "queries": queries.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
         }));

@@ -67,15 +67,19 @@ pub struct Calibration {
     pub database_rows: usize,
     /// Recall@1 for several candidate counts.
     pub recall: Vec<RecallPoint>,
-    /// Candidates reaching recall@1 ≥ 99.9% at `database_rows` (`None` if even the whole
-    /// database was needed, which cannot happen with more than 1,000 queries).
-    pub candidates_999: Option<usize>,
+    /// The recall@1 the default candidate count aims at (0.999 in files written before
+    /// it was recorded).
+    #[serde(default = "old_target")]
+    pub recall_target: f64,
+    /// Candidates reaching recall@1 ≥ `recall_target` at `database_rows`.
+    #[serde(alias = "candidates_999")]
+    pub candidates_target: Option<usize>,
     /// Radii for cosine 0.3, 0.4, 0.5, 0.6, 0.7.
     pub radii: Vec<RadiusPoint>,
-    /// (database rows, candidates for recall@1 ≥ 99.9%) at the full calibration database and
-    /// at subsamples of it.
-    #[serde(default)]
-    pub candidates_999_by_rows: Vec<(usize, usize)>,
+    /// (database rows, candidates for recall@1 ≥ `recall_target`) at the full calibration
+    /// database and at subsamples of it.
+    #[serde(default, alias = "candidates_999_by_rows")]
+    pub candidates_by_rows: Vec<(usize, usize)>,
     /// Fitted exponent b of candidates ∝ rows^b (1 = linear, used when unknown).
     #[serde(default = "linear")]
     pub growth_exponent: f64,
@@ -85,13 +89,17 @@ fn linear() -> f64 {
     1.0
 }
 
+fn old_target() -> f64 {
+    0.999
+}
+
 impl Calibration {
     /// Candidates to rerank for a gallery of `gallery_rows`: the calibrated count, scaled up
     /// by `(gallery_rows / database_rows)^growth_exponent` when the gallery is larger than the
     /// calibration database (the exponent is fitted on subsamples of the calibration database;
     /// linear when unknown, the worst case), never below `k`.
     pub fn candidates_for(&self, gallery_rows: usize, k: usize) -> usize {
-        let base = self.candidates_999.unwrap_or(self.database_rows).max(1);
+        let base = self.candidates_target.unwrap_or(self.database_rows).max(1);
         let scale = (gallery_rows as f64 / self.database_rows.max(1) as f64).max(1.0);
         let b = if self.growth_exponent > 0.0 {
             self.growth_exponent.min(1.0)
@@ -134,7 +142,8 @@ mod tests {
             queries: 1000,
             database_rows: 10_000,
             recall: vec![],
-            candidates_999: Some(50),
+            recall_target: 0.995,
+            candidates_target: Some(50),
             radii: vec![
                 RadiusPoint {
                     cosine: 0.3,
@@ -152,7 +161,7 @@ mod tests {
                     pairs: 0,
                 },
             ],
-            candidates_999_by_rows: vec![],
+            candidates_by_rows: vec![],
             growth_exponent: 1.0,
         }
     }

@@ -116,6 +116,25 @@ impl Quantizer {
         Ok(())
     }
 
+    /// The signed margins `x · W_i − (t_i + mean · W_i)` of every bit (`n × bits`, row-major):
+    /// bit i of the code is 1 exactly when margin i is positive. Asymmetric scoring of codes
+    /// against a query uses them.
+    pub fn margins(&self, vectors: &[f32]) -> Result<Vec<f32>, QuantError> {
+        if vectors.len() % self.dim != 0 {
+            return Err(QuantError::DimensionMismatch {
+                context: "margins".into(),
+                found: vectors.len(),
+                expected: self.dim,
+            });
+        }
+        let w = ArrayView2::from_shape((self.dim, self.bits), &self.projection).expect("shape");
+        let mut y = project_chunk(vectors, self.dim, w);
+        for row in y.chunks_exact_mut(self.bits) {
+            row.iter_mut().zip(&self.offsets).for_each(|(v, o)| *v -= o);
+        }
+        Ok(y)
+    }
+
     /// Encodes row-major `vectors` (`n × dim`) into `n × words()` code words.
     pub fn encode(&self, vectors: &[f32]) -> Result<Vec<u64>, QuantError> {
         if !vectors.len().is_multiple_of(self.dim) {

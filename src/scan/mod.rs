@@ -6,6 +6,7 @@
 //! against. Results never depend on the kernel or the thread count: ties break by (distance,
 //! global row).
 
+pub mod adc;
 mod batch;
 pub mod blocks;
 mod portable;
@@ -17,12 +18,13 @@ mod x86;
 
 use std::sync::OnceLock;
 
+pub use adc::AdcTable;
 pub use batch::{scan_batch, scan_batch_unsorted, scan_group, ScanStats, GROUP};
 pub use blocks::{block_distances_portable, interleave, BlockDistancesFn, BLOCK_ROWS};
 pub use portable::hamming_portable as hamming;
 pub use portable::{distances_portable, hamming_portable};
-pub use rerank::{dot, rerank, Match};
-pub use search::{SearchError, SearchParams};
+pub use rerank::{dot, dot_portable, rerank, Match};
+pub use search::{default_rerank, SearchError, SearchParams};
 pub use topc::{merge_best, merge_sorted, TopC};
 
 /// Signature of a one-query-against-many distance kernel over row-major codes.

@@ -5,6 +5,7 @@ use half::f16;
 use half::slice::HalfFloatSliceExt;
 use serde::Serialize;
 
+use super::adc::AdcTable;
 use crate::store::Gallery;
 
 /// One search result.
@@ -68,13 +69,25 @@ fn dot_f16(q: &[f32], row: &[f16], buf: &mut [f32; 64]) -> f32 {
 
 /// Exact cosines of `candidates` ((distance, global row), any order) against the unit vector
 /// `query`; the best `k` at or above `min_cosine`, ordered by cosine descending then row.
+/// With `adc` (the query's asymmetric tables), candidates beyond `exact` are first narrowed to
+/// the `exact` best asymmetric scores (ties by row), so only those float rows are read.
 pub fn rerank(
     gallery: &Gallery,
     query: &[f32],
+    adc: Option<&AdcTable>,
     candidates: &[(u32, u64)],
     k: usize,
     min_cosine: Option<f32>,
+    exact: usize,
 ) -> Vec<Match> {
+    let narrowed;
+    let candidates = match adc {
+        Some(t) if candidates.len() > exact.max(1) => {
+            narrowed = narrow(gallery, t, candidates, exact.max(1));
+            &narrowed[..]
+        }
+        _ => candidates,
+    };
     // Visit candidates in row order (sequential, page-friendly access), loading a few rows
     // ahead so the memory latency overlaps the dot products.
     const AHEAD: usize = 6;
@@ -119,6 +132,30 @@ pub fn rerank(
     }
     scored.sort_unstable_by(order);
     scored
+}
+
+/// The `keep` candidates with the best asymmetric scores (ties by row).
+fn narrow(
+    gallery: &Gallery,
+    adc: &AdcTable,
+    candidates: &[(u32, u64)],
+    keep: usize,
+) -> Vec<(u32, u64)> {
+    let mut code = vec![0u64; gallery.bits() / 64];
+    let mut scored: Vec<(f32, u32, u64)> = candidates
+        .iter()
+        .filter_map(|&(d, g)| {
+            let (s, r) = gallery.locate(g)?;
+            gallery.shards()[s].codes.code(r, &mut code);
+            Some((adc.score(&code), d, g))
+        })
+        .collect();
+    let order = |a: &(f32, u32, u64), b: &(f32, u32, u64)| b.0.total_cmp(&a.0).then(a.2.cmp(&b.2));
+    if scored.len() > keep {
+        scored.select_nth_unstable_by(keep - 1, order);
+        scored.truncate(keep);
+    }
+    scored.into_iter().map(|(_, d, g)| (d, g)).collect()
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 
 use rayon::prelude::*;
 
+use super::adc::AdcTable;
 use super::batch::{scan_batch_unsorted, scan_group, ScanStats, GROUP};
 use super::rerank::{rerank, Match};
 use crate::quant::QuantError;
@@ -17,6 +18,14 @@ pub struct SearchParams {
     pub candidates: Option<usize>,
     /// Drop results below this cosine.
     pub min_cosine: Option<f32>,
+    /// Float rows read per query for the exact rerank: the Hamming candidates are first
+    /// narrowed to this many by asymmetric scoring of their codes; `None`: [`default_rerank`].
+    pub rerank: Option<usize>,
+}
+
+/// The default number of float rows reranked per query: 256, or 20·k when larger.
+pub fn default_rerank(k: usize) -> usize {
+    (20 * k).max(256)
 }
 
 impl SearchParams {
@@ -26,6 +35,7 @@ impl SearchParams {
             k,
             candidates: None,
             min_cosine: None,
+            rerank: None,
         }
     }
 }
@@ -102,7 +112,24 @@ impl Gallery {
             return Err(SearchError::Params("k must be at least 1".into()));
         }
         let dim = self.dim();
-        let codes = self.quantizer().encode(unit)?;
+        let margins = self.quantizer().margins(unit)?;
+        let bits = self.bits();
+        let codes: Vec<u64> = margins
+            .par_chunks(bits)
+            .flat_map_iter(|m| {
+                m.chunks(64)
+                    .map(|w| {
+                        w.iter()
+                            .enumerate()
+                            .fold(0u64, |acc, (b, &v)| acc | (((v > 0.0) as u64) << b))
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let exact = params
+            .rerank
+            .unwrap_or_else(|| default_rerank(params.k))
+            .max(params.k);
         let c = params
             .candidates
             .unwrap_or_else(|| self.default_candidates(params.k))
@@ -115,12 +142,16 @@ impl Gallery {
             pairs: self.total_rows() * nq as u64,
         };
         let rerank_query = |q: usize, list: &[(u32, u64)]| {
+            let adc =
+                (list.len() > exact).then(|| AdcTable::new(&margins[q * bits..(q + 1) * bits]));
             rerank(
                 self,
                 &unit[q * dim..(q + 1) * dim],
+                adc.as_ref(),
                 list,
                 params.k,
                 params.min_cosine,
+                exact,
             )
         };
         if groups >= 2 * rayon::current_num_threads() {

@@ -120,7 +120,15 @@ fn scan_and_rerank_are_exact_for_every_kernel_and_thread_count() {
         }
         // Rerank: exact cosines of the candidates, best k by (cosine desc, row asc).
         for q in 0..60 {
-            let got = rerank(&g, &qv[q * dim..(q + 1) * dim], &want[q], 5, None);
+            let got = rerank(
+                &g,
+                &qv[q * dim..(q + 1) * dim],
+                None,
+                &want[q],
+                5,
+                None,
+                usize::MAX,
+            );
             let mut expect: Vec<(f32, u64)> = want[q]
                 .iter()
                 .map(|&(_, row)| {
@@ -144,6 +152,7 @@ fn scan_and_rerank_are_exact_for_every_kernel_and_thread_count() {
                 k: 3,
                 candidates: Some(10_000),
                 min_cosine: None,
+                rerank: Some(usize::MAX),
             },
         )
         .unwrap();
@@ -152,6 +161,55 @@ fn scan_and_rerank_are_exact_for_every_kernel_and_thread_count() {
         assert_eq!(res[0].global_row, *row, "query {q}");
         assert!((res[0].cosine - cos).abs() < 1e-5);
     }
+}
+
+#[test]
+fn big_batches_pipelined_by_group_equal_one_query_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let (g_dir, q_faces) = setup(dir.path());
+    let g = Gallery::open(&g_dir).unwrap();
+    let (qv, dim) = read_vectors(&q_faces);
+    // 420 queries: enough groups of 64 for the pipelined path on 2 threads.
+    let many: Vec<f32> = (0..7).flat_map(|_| qv.iter().copied()).collect();
+    let params = faceflash_batch::scan::SearchParams {
+        k: 5,
+        candidates: Some(300),
+        min_cosine: None,
+        rerank: Some(40),
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
+    let batched = pool.install(|| g.search_batch(&many, &params).unwrap());
+    assert_eq!(batched.len(), 420);
+    for (i, got) in batched.iter().enumerate() {
+        let q = i % 60;
+        let one = g
+            .search_batch(&qv[q * dim..(q + 1) * dim], &params)
+            .unwrap();
+        assert_eq!(got, &one[0], "query {i}");
+    }
+    // Asymmetric narrowing to 40 of 300 candidates keeps the rank-1 match of nearly every query.
+    let wide = g
+        .search_batch(
+            &qv,
+            &faceflash_batch::scan::SearchParams {
+                rerank: Some(usize::MAX),
+                ..params
+            },
+        )
+        .unwrap();
+    let same = wide
+        .iter()
+        .zip(&batched)
+        .filter(|(a, b)| a[0] == b[0])
+        .count();
+    assert!(
+        same >= 57,
+        "asymmetric narrowing lost the best match of {} queries",
+        60 - same
+    );
 }
 
 /// (query_id, rank, face_id, identity, cosine, hamming) rows of a matches table.

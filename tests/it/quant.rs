@@ -93,12 +93,13 @@ fn fit_writes_a_balanced_calibrated_quantizer_and_the_file_round_trips() {
         .windows(2)
         .all(|w| w[0].recall_at_1 <= w[1].recall_at_1));
     assert_eq!(c.recall.last().unwrap().recall_at_1, 1.0);
-    let c999 = c.candidates_999.unwrap();
+    let target = c.candidates_target.unwrap();
+    assert_eq!(c.recall_target, 0.995);
     assert!(c
         .recall
         .iter()
-        .filter(|p| p.candidates >= c999)
-        .all(|p| p.recall_at_1 >= 0.999));
+        .filter(|p| p.candidates >= target)
+        .all(|p| p.recall_at_1 >= 0.995));
     let radii: Vec<u32> = c.radii.iter().filter_map(|r| r.radius).collect();
     assert!(radii.len() >= 3, "{:?}", c.radii);
     assert!(
