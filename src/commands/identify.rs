@@ -61,6 +61,8 @@ pub fn run(args: &IdentifyArgs, out: &Output) -> Result<()> {
         kernel = s.kernel,
         seconds = s.seconds,
         queries_per_second = s.queries_per_second,
+        heap_bytes = s.resident.map(|r| r.anon),
+        mapped_bytes = s.resident.map(|r| r.file),
         "matches written"
     );
     out.say(format!(

@@ -33,6 +33,8 @@ pub struct IdentifySummary {
     pub queries_per_second: f64,
     /// Query × code distance computations per second over the whole run.
     pub pairs_per_second: f64,
+    /// This process's resident memory at the end (mapped shards vs heap; Linux only).
+    pub resident: Option<crate::bench::memory::Resident>,
 }
 
 /// Runs identification of the faces in `queries` against `gallery`, writing `output`.
@@ -126,5 +128,6 @@ pub fn identify(
         seconds,
         queries_per_second: n_queries as f64 / seconds.max(1e-9),
         pairs_per_second: pairs as f64 / seconds.max(1e-9),
+        resident: crate::bench::memory::resident(),
     })
 }

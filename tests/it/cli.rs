@@ -181,6 +181,30 @@ fn demo_prints_what_it_did_and_fits_a_quantizer() {
         "{text}"
     );
     assert!(faceflash_batch::quant::file::load(&dir.path().join("quantizer.ffq")).is_ok());
+    // Index and identify ran: a gallery that opens, matches for every query, and most
+    // present queries matched to their identity at rank 1.
+    let g = faceflash_batch::store::Gallery::open(&dir.path().join("gallery")).unwrap();
+    assert_eq!(g.total_rows(), 3000);
+    assert!(dir.path().join("matches.parquet").exists());
+    let line = text
+        .lines()
+        .find(|l| l.contains("rank-1 identity correct"))
+        .expect(&text);
+    let share: f64 = line
+        .rsplit('(')
+        .next()
+        .unwrap()
+        .trim_end_matches("%)")
+        .parse()
+        .unwrap();
+    assert!(share > 80.0, "{line}");
+    // Running the demo again replaces its own outputs.
+    let again = bin()
+        .args(["-q", "demo", "--n", "3000", "--out"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_ok(&again);
 }
 
 #[test]
