@@ -120,7 +120,7 @@ impl Quantizer {
     /// bit i of the code is 1 exactly when margin i is positive. Asymmetric scoring of codes
     /// against a query uses them.
     pub fn margins(&self, vectors: &[f32]) -> Result<Vec<f32>, QuantError> {
-        if vectors.len() % self.dim != 0 {
+        if !vectors.len().is_multiple_of(self.dim) {
             return Err(QuantError::DimensionMismatch {
                 context: "margins".into(),
                 found: vectors.len(),

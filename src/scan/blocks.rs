@@ -15,7 +15,7 @@ pub type BlockDistancesFn = fn(query: &[u64], blocks: &[u64], out: &mut [u32]);
 #[inline]
 pub(crate) fn check_shapes(query: &[u64], blocks: &[u64], out: &[u32]) {
     assert!(
-        out.len() % BLOCK_ROWS == 0,
+        out.len().is_multiple_of(BLOCK_ROWS),
         "output not a whole number of blocks"
     );
     assert_eq!(

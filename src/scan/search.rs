@@ -83,7 +83,7 @@ impl Gallery {
         params: &SearchParams,
     ) -> Result<Vec<Vec<Match>>, SearchError> {
         let dim = self.dim();
-        if queries.len() % dim != 0 {
+        if !queries.len().is_multiple_of(dim) {
             return Err(SearchError::Dimension {
                 found: queries.len(),
                 expected: dim,
