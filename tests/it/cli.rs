@@ -57,26 +57,15 @@ fn usage_errors_exit_2() {
 fn subcommands_not_in_this_build_say_so() {
     let dir = tempfile::tempdir().unwrap();
     let g = dir.path().join("g");
-    let cases: Vec<Vec<String>> = vec![
-        vec![
-            "identify".into(),
-            "--gallery".into(),
-            g.display().to_string(),
-            "--queries".into(),
-            "q.parquet".into(),
-            "-o".into(),
-            "m.parquet".into(),
-        ],
-        vec![
-            "dedup".into(),
-            "--gallery".into(),
-            g.display().to_string(),
-            "--threshold".into(),
-            "0.5".into(),
-            "-o".into(),
-            "p.parquet".into(),
-        ],
-    ];
+    let cases: Vec<Vec<String>> = vec![vec![
+        "dedup".into(),
+        "--gallery".into(),
+        g.display().to_string(),
+        "--threshold".into(),
+        "0.5".into(),
+        "-o".into(),
+        "p.parquet".into(),
+    ]];
     for args in cases {
         let out = bin().args(&args).output().unwrap();
         assert_fails_with(&out, 2, &["not yet available"]);
@@ -224,7 +213,7 @@ fn bench_quant_reports_fit_and_encode_figures() {
     assert_eq!(v["rows"], 3000);
     assert!(v["fit_median_seconds"].as_f64().unwrap() > 0.0);
     assert!(v["encode_per_second_1_thread"].as_f64().unwrap() > 1000.0);
-    let out = bin().args(["bench", "scan"]).output().unwrap();
+    let out = bin().args(["bench", "ann"]).output().unwrap();
     assert_fails_with(&out, 2, &["not yet available"]);
 }
 

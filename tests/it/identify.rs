@@ -544,3 +544,65 @@ fn bad_queries_fail_with_the_file_and_row() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
 }
+
+#[test]
+fn bench_scan_reports_every_kernel_recall_and_exports_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (g_dir, q_faces) = setup(dir.path());
+    let json = dir.path().join("scan.json");
+    let codes = dir.path().join("codes");
+    ok(&[
+        "bench",
+        "scan",
+        "--gallery",
+        s(&g_dir),
+        "--queries",
+        s(&q_faces),
+        "--candidates",
+        "50,500",
+        "--rerank",
+        "0,20",
+        "--repeat",
+        "1",
+        "--recall-queries",
+        "60",
+        "--single-queries",
+        "3",
+        "--json",
+        s(&json),
+        "--export-codes",
+        s(&codes),
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(v["gallery_rows"], 2000);
+    let kernels: Vec<&str> = v["kernels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["name"].as_str().unwrap())
+        .collect();
+    assert!(kernels.contains(&"portable") && kernels.contains(&v["kernel"].as_str().unwrap()));
+    let figures = v["identify"].as_array().unwrap();
+    assert_eq!(
+        figures.len(),
+        3 * 2,
+        "two candidate counts and the default, times two rerank counts"
+    );
+    assert!(figures
+        .iter()
+        .all(|f| (0.0..=1.0).contains(&f["recall_at_1"].as_f64().unwrap())));
+    // Reranking all 500 candidates of a 2,000-face gallery finds the exact neighbour.
+    let full = figures
+        .iter()
+        .find(|f| f["candidates"] == 500 && f["rerank"].is_null())
+        .unwrap();
+    assert!(full["recall_at_1"].as_f64().unwrap() >= 0.98, "{full}");
+    assert!(v["read_gbps_all_threads"].as_f64().unwrap() > 0.1);
+    let g = std::fs::metadata(codes.join("gallery_codes.u8"))
+        .unwrap()
+        .len();
+    let q = std::fs::metadata(codes.join("query_codes.u8"))
+        .unwrap()
+        .len();
+    assert_eq!((g, q), (2000 * 16, 60 * 16));
+}
