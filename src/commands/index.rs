@@ -14,8 +14,12 @@ use super::{Output, UsageError};
 use crate::cli::IndexArgs;
 
 pub fn run(args: &IndexArgs, out: &Output) -> Result<()> {
-    if args.shard_rows == 0 {
-        return Err(UsageError("--shard-rows must be at least 1".into()).into());
+    if args.shard_rows == 0 || args.shard_rows > u32::MAX as usize {
+        return Err(UsageError(format!(
+            "--shard-rows must be between 1 and {} (rows are numbered with 32 bits inside a shard)",
+            u32::MAX
+        ))
+        .into());
     }
     let start = Instant::now();
     let files = resolve_inputs(&args.inputs)?;

@@ -953,3 +953,122 @@ fn sigkill_at_random_moments_leaves_the_old_or_the_new_gallery() {
         assert_eq!(live, total - ids.len() as u64, "removed faces came back");
     }
 }
+
+#[test]
+fn carried_columns_follow_the_first_file_with_nulls_casts_and_clear_errors() {
+    use arrow::array::{Int32Array, Int64Array};
+    let dir = tempfile::tempdir().unwrap();
+    let emb = |rows: usize, seed: u64| -> ArrayRef {
+        let flat: Vec<f32> = vectors(rows, 8, seed).into_iter().flatten().collect();
+        let item = Arc::new(Field::new("item", DataType::Float32, false));
+        Arc::new(
+            FixedSizeListArray::try_new(item, 8, Arc::new(Float32Array::from(flat)), None).unwrap(),
+        )
+    };
+    let ids = |p: &str, n: usize| -> ArrayRef {
+        Arc::new(StringArray::from_iter_values(
+            (0..n).map(|i| format!("{p}{i}")),
+        ))
+    };
+    let a = dir.path().join("a.parquet");
+    write_parquet(
+        &a,
+        vec![
+            ("face_id", ids("a", 200)),
+            ("embedding", emb(200, 1)),
+            (
+                "path",
+                Arc::new(StringArray::from_iter_values(
+                    (0..200).map(|i| format!("p{i}.jpg")),
+                )),
+            ),
+            ("score", Arc::new(Int64Array::from_iter_values(0..200))),
+        ],
+        100,
+    );
+    // b: no `path`, `score` as Int32 (cast to Int64), an extra `note` (dropped).
+    let b = dir.path().join("b.parquet");
+    write_parquet(
+        &b,
+        vec![
+            ("face_id", ids("b", 50)),
+            ("embedding", emb(50, 2)),
+            ("score", Arc::new(Int32Array::from_iter_values(1000..1050))),
+            (
+                "note",
+                Arc::new(StringArray::from_iter_values((0..50).map(|_| "x"))),
+            ),
+        ],
+        100,
+    );
+    let q = dir.path().join("q.ffq");
+    assert_ok(
+        &bin()
+            .args(["-q", "fit", s(&a), "--bits", "64", "-o", s(&q)])
+            .output()
+            .unwrap(),
+    );
+    let g_dir = dir.path().join("g");
+    let out = bin()
+        .args(["index", s(&a), s(&b), "-o", s(&g_dir), "--quantizer", s(&q)])
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("note"),
+        "no warning about the dropped column"
+    );
+    let g = Gallery::open(&g_dir).unwrap();
+    let mut batches = Vec::new();
+    faceflash_batch::store::gallery::read_meta_batches(&g.shards()[0].meta_path, None, |batch| {
+        batches.push(batch);
+        Ok(())
+    })
+    .unwrap();
+    let all = arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap();
+    let names: Vec<String> = all
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
+    assert_eq!(names, ["face_id", "identity", "path", "score"]);
+    let path = all
+        .column(2)
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .unwrap();
+    let score = all.column(3).as_any().downcast_ref::<Int64Array>().unwrap();
+    assert_eq!((path.value(5), score.value(5)), ("p5.jpg", 5));
+    assert!(
+        path.is_null(200) && path.is_null(249),
+        "missing column not null-filled"
+    );
+    assert_eq!(
+        score.value(249),
+        1049,
+        "Int32 not cast to the first file's Int64"
+    );
+    // A column whose type cannot be cast to the first file's fails, naming file and column.
+    let c = dir.path().join("c.parquet");
+    let bad_path: ArrayRef = Arc::new(Float32Array::from_iter_values((0..10).map(|i| i as f32)));
+    let nested = arrow::array::ListArray::from_iter_primitive::<arrow::datatypes::Int32Type, _, _>(
+        (0..10).map(|i| Some(vec![Some(i)])),
+    );
+    write_parquet(
+        &c,
+        vec![
+            ("face_id", ids("c", 10)),
+            ("embedding", emb(10, 3)),
+            ("path", bad_path),
+            ("score", Arc::new(nested)),
+        ],
+        10,
+    );
+    let out = bin()
+        .args(["index", s(&c), "-o", s(&g_dir), "--append"])
+        .output()
+        .unwrap();
+    assert_fails_with(&out, 3, &["c.parquet", "score"]);
+    assert_eq!(Gallery::open(&g_dir).unwrap().total_rows(), 250);
+}

@@ -129,8 +129,9 @@ fn parquet_err(path: &Path, source: parquet::errors::ParquetError) -> GalleryErr
 }
 
 /// Which input columns a gallery carries into its metadata shards, fixed by the first input
-/// batch: later files missing a column get nulls, columns the first file lacked are dropped
-/// (with a warning), and types are cast to the first file's where Arrow can.
+/// batch of the gallery (appends take them from the newest shard): later files missing a
+/// column get nulls, columns not carried are dropped (with a warning), and types are cast to
+/// the carried type where Arrow can.
 pub struct CarriedColumns {
     fields: Vec<Arc<Field>>,
     skip: Vec<String>,
@@ -142,6 +143,15 @@ impl CarriedColumns {
     pub fn new(skip: Vec<String>) -> Self {
         Self {
             fields: Vec::new(),
+            skip,
+            warned: BTreeSet::new(),
+        }
+    }
+
+    /// Carries the columns of an existing metadata shard (appends keep the gallery's schema).
+    pub fn from_schema(skip: Vec<String>, schema: &Schema) -> Self {
+        Self {
+            fields: schema.fields().iter().skip(2).cloned().collect(),
             skip,
             warned: BTreeSet::new(),
         }

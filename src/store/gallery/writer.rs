@@ -119,6 +119,11 @@ impl GalleryWriter {
         let manifest = Manifest::read(dir)?;
         remove_orphans(dir, &manifest);
         let quantizer = super::load_quantizer(dir, &manifest)?;
+        // New shards carry the same columns as the gallery's newest shard.
+        let preset = match manifest.shards.last() {
+            Some(s) => Some(super::meta::schema_of(&dir.join(&s.meta.file))?),
+            None => None,
+        };
         if let Some(q) = expected {
             if q.hash() != quantizer.hash() {
                 return Err(GalleryError::Mismatch {
@@ -143,7 +148,7 @@ impl GalleryWriter {
                 });
             }
         }
-        Ok(Self::new(
+        let mut writer = Self::new(
             dir,
             dir.to_path_buf(),
             None,
@@ -151,8 +156,13 @@ impl GalleryWriter {
             manifest,
             quantizer,
             shard_rows,
-            skip_columns,
-        ))
+            skip_columns.clone(),
+        );
+        if let Some(schema) = preset {
+            writer.carried = CarriedColumns::from_schema(skip_columns, &schema);
+            writer.schema = Some(schema);
+        }
+        Ok(writer)
     }
 
     #[allow(clippy::too_many_arguments)]
