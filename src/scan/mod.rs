@@ -61,7 +61,7 @@ pub fn kernels() -> Vec<Kernel> {
 }
 
 /// The process's kernel: `FACEFLASH_KERNEL` if set to an available kernel's name, else the
-/// fastest on this CPU, measured once (about a millisecond on 512-bit codes kept in cache:
+/// fastest on this CPU, measured once (about 3 ms on 512-bit codes kept in cache:
 /// which SIMD unit wins depends on the microarchitecture, e.g. POPCNT beats AVX2 on Zen 1,
 /// whose AVX2 runs at 128 bits). Every kernel gives identical results, so the choice changes
 /// speed only.
@@ -85,7 +85,9 @@ pub fn kernel() -> Kernel {
     })
 }
 
-/// The kernel with the best time on 256 cached 512-bit codes (best of 5 rounds each).
+/// The kernel with the best time on 256 cached 512-bit codes: the best of 15 rounds each, the
+/// kernels taking turns round by round so that a burst of load elsewhere on the machine hits
+/// them alike (about 3 ms in all).
 fn fastest(all: &[Kernel]) -> Kernel {
     let words = 8;
     let codes: Vec<u64> = (0..256 * words as u64)
@@ -95,22 +97,21 @@ fn fastest(all: &[Kernel]) -> Kernel {
         .map(|i| i.wrapping_mul(0xD1B5_4A32_D192_ED03))
         .collect();
     let mut out = vec![0u32; 256];
-    let time = |k: &Kernel, out: &mut [u32]| {
-        (0..5)
-            .map(|_| {
-                let t = std::time::Instant::now();
-                for _ in 0..20 {
-                    (k.blocks)(&query, &codes, out);
-                    std::hint::black_box(&*out);
-                }
-                t.elapsed()
-            })
-            .min()
-            .unwrap_or_default()
-    };
-    *all.iter()
-        .min_by_key(|k| time(k, &mut out))
-        .expect("the portable kernel is always available")
+    let mut best = vec![std::time::Duration::MAX; all.len()];
+    for _ in 0..15 {
+        for (k, b) in all.iter().zip(best.iter_mut()) {
+            let t = std::time::Instant::now();
+            for _ in 0..20 {
+                (k.blocks)(&query, &codes, &mut out);
+                std::hint::black_box(&out);
+            }
+            *b = (*b).min(t.elapsed());
+        }
+    }
+    let i = (0..all.len())
+        .min_by_key(|&i| best[i])
+        .expect("the portable kernel is always available");
+    all[i]
 }
 
 /// Hints the CPU to load `bytes` into cache (a no-op where unsupported).
