@@ -120,31 +120,55 @@ impl Quantizer {
     /// bit i of the code is 1 exactly when margin i is positive. Asymmetric scoring of codes
     /// against a query uses them.
     pub fn margins(&self, vectors: &[f32]) -> Result<Vec<f32>, QuantError> {
+        let n = self.rows_of(vectors, "margins")?;
+        let mut margins = vec![0f32; n * self.bits];
+        let w = ArrayView2::from_shape((self.dim, self.bits), &self.projection).expect("shape");
+        // The same row chunks as `encode`, so margins and codes come from identical products.
+        margins
+            .par_chunks_mut(ROW_CHUNK * self.bits)
+            .zip(vectors.par_chunks(ROW_CHUNK * self.dim))
+            .for_each(|(out, x)| {
+                let y = project_chunk(x, self.dim, w);
+                for (row_out, row_y) in out
+                    .chunks_exact_mut(self.bits)
+                    .zip(y.chunks_exact(self.bits))
+                {
+                    for ((o, v), t) in row_out.iter_mut().zip(row_y).zip(&self.offsets) {
+                        *o = v - t;
+                    }
+                }
+            });
+        Ok(margins)
+    }
+
+    /// The codes of rows whose [`Quantizer::margins`] are given: bit i is 1 where margin i is
+    /// positive (the same codes `encode` gives).
+    pub fn codes_from_margins(&self, margins: &[f32]) -> Vec<u64> {
+        let words = self.words();
+        let zeros = vec![0f32; self.bits];
+        let mut codes = vec![0u64; margins.len() / self.bits * words];
+        codes
+            .par_chunks_mut(ROW_CHUNK * words)
+            .zip(margins.par_chunks(ROW_CHUNK * self.bits))
+            .for_each(|(out, m)| pack_signs(m, &zeros, out));
+        codes
+    }
+
+    /// Rows of `vectors`, checking it holds whole rows of the quantizer's dimension.
+    fn rows_of(&self, vectors: &[f32], context: &str) -> Result<usize, QuantError> {
         if !vectors.len().is_multiple_of(self.dim) {
             return Err(QuantError::DimensionMismatch {
-                context: "margins".into(),
+                context: context.into(),
                 found: vectors.len(),
                 expected: self.dim,
             });
         }
-        let w = ArrayView2::from_shape((self.dim, self.bits), &self.projection).expect("shape");
-        let mut y = project_chunk(vectors, self.dim, w);
-        for row in y.chunks_exact_mut(self.bits) {
-            row.iter_mut().zip(&self.offsets).for_each(|(v, o)| *v -= o);
-        }
-        Ok(y)
+        Ok(vectors.len() / self.dim)
     }
 
     /// Encodes row-major `vectors` (`n × dim`) into `n × words()` code words.
     pub fn encode(&self, vectors: &[f32]) -> Result<Vec<u64>, QuantError> {
-        if !vectors.len().is_multiple_of(self.dim) {
-            return Err(QuantError::DimensionMismatch {
-                context: "encode".into(),
-                found: vectors.len(),
-                expected: self.dim,
-            });
-        }
-        let n = vectors.len() / self.dim;
+        let n = self.rows_of(vectors, "encode")?;
         let words = self.words();
         let mut codes = vec![0u64; n * words];
         let w = ArrayView2::from_shape((self.dim, self.bits), &self.projection).expect("shape");

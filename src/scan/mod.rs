@@ -25,7 +25,7 @@ pub use portable::hamming_portable as hamming;
 pub use portable::{distances_portable, hamming_portable};
 pub use rerank::{dot, dot_portable, rerank, Match};
 pub use search::{default_rerank, SearchError, SearchParams};
-pub use topc::{merge_best, merge_sorted, TopC};
+pub use topc::{merge_best, TopC};
 
 /// Signature of a one-query-against-many distance kernel over row-major codes.
 pub type DistancesFn = fn(query: &[u64], codes: &[u64], out: &mut [u32]);

@@ -114,18 +114,7 @@ impl Gallery {
         let dim = self.dim();
         let margins = self.quantizer().margins(unit)?;
         let bits = self.bits();
-        let codes: Vec<u64> = margins
-            .par_chunks(bits)
-            .flat_map_iter(|m| {
-                m.chunks(64)
-                    .map(|w| {
-                        w.iter()
-                            .enumerate()
-                            .fold(0u64, |acc, (b, &v)| acc | (((v > 0.0) as u64) << b))
-                    })
-                    .collect::<Vec<_>>()
-            })
-            .collect();
+        let codes = self.quantizer().codes_from_margins(&margins);
         let exact = params
             .rerank
             .unwrap_or_else(|| default_rerank(params.k))

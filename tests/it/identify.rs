@@ -103,6 +103,9 @@ fn scan_and_rerank_are_exact_for_every_kernel_and_thread_count() {
     let g = Gallery::open(&g_dir).unwrap();
     let (qv, dim) = read_vectors(&q_faces);
     let codes = g.quantizer().encode(&qv).unwrap();
+    // The search path derives codes from the margins it also scores with: the same codes.
+    let margins = g.quantizer().margins(&qv).unwrap();
+    assert_eq!(g.quantizer().codes_from_margins(&margins), codes);
     let words = g.bits() / 64;
     for c in [1usize, 7, 100, 5000] {
         let want: Vec<Vec<(u32, u64)>> = (0..60)

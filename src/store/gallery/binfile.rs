@@ -188,12 +188,7 @@ impl MappedBin {
         populate: bool,
         random: bool,
     ) -> Result<Self, GalleryError> {
-        let file = File::open(path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => GalleryError::Missing {
-                path: path.to_path_buf(),
-            },
-            _ => GalleryError::io(path, e),
-        })?;
+        let file = File::open(path).map_err(|e| GalleryError::opening(path, e))?;
         let len = file
             .metadata()
             .map_err(|e| GalleryError::io(path, e))?

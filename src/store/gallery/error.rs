@@ -59,6 +59,15 @@ impl GalleryError {
         }
     }
 
+    /// An error opening or inspecting a listed file: `Missing` when it does not exist.
+    pub(crate) fn opening(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        let path = path.into();
+        match source.kind() {
+            std::io::ErrorKind::NotFound => GalleryError::Missing { path },
+            _ => GalleryError::Io { path, source },
+        }
+    }
+
     pub(crate) fn corrupt(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
         GalleryError::Corrupt {
             path: path.into(),

@@ -1,21 +1,21 @@
 //! Gallery maintenance: `info`, `verify`, `remove` (tombstones) and `compact` (physical
 //! erasure).
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use arrow::array::Array;
 use serde::Serialize;
 
-use super::codes::{CodeShard, CodeShardWriter};
-use super::floats::{FloatShard, FloatShardWriter};
+use super::codes::CodeShardWriter;
+use super::floats::FloatShardWriter;
 use super::lock::{GalleryLock, LOCK_FILE};
 use super::manifest::{shard_file, Manifest, ShardEntry};
-use super::meta::{filter_rows, for_each_batch, hash_file, read_ids, schema_of, MetaWriter};
-use super::tombstones::{self, RowBitmap, Tombstones};
+use super::meta::{check_whole_file, filter_rows, for_each_batch, read_ids, schema_of, MetaWriter};
+use super::tombstones::{self, RowBitmap};
 use super::writer::finish_shard;
-use super::{check_recorded, hex64, load_quantizer, Gallery, GalleryError};
+use super::{load_quantizer, open_codes, open_floats, Gallery, GalleryError};
 use crate::progress::Progress;
 
 /// Deletes files that look like gallery files but that the manifest does not list: shards of
@@ -166,37 +166,15 @@ pub fn verify(dir: &Path) -> Result<VerifyReport, GalleryError> {
     let mut bytes = 0;
     load_quantizer(dir, &m)?;
     files += 1;
-    let shard_rows: BTreeMap<u32, u64> = m.shards.iter().map(|s| (s.id, s.rows)).collect();
-    if let Some(t) = &m.tombstones {
-        tombstones::read(dir, t, &shard_rows)?;
-        files += 1;
-    }
+    tombstones::load(dir, &m)?;
+    files += usize::from(m.tombstones.is_some());
     for s in &m.shards {
-        let path = dir.join(&s.codes.file);
-        let codes = CodeShard::open(&path, m.bits, s.rows)?;
-        check_recorded(&path, codes.checksum(), &s.codes)?;
-        codes.check_payload()?;
-        drop(codes);
+        drop(open_codes(dir, &m, s)?);
         progress.inc(s.codes.bytes);
-        let path = dir.join(&s.floats.file);
-        let floats = FloatShard::open(&path, m.dim, m.floats, s.rows)?;
-        check_recorded(&path, floats.checksum(), &s.floats)?;
-        floats.check_payload()?;
-        drop(floats);
+        open_floats(dir, &m, s)?.check_payload()?;
         progress.inc(s.floats.bytes);
         let path = dir.join(&s.meta.file);
-        let (len, sum) = hash_file(&path)?;
-        if len != s.meta.bytes || hex64(sum) != s.meta.xxh3 {
-            return Err(GalleryError::corrupt(
-                &path,
-                format!(
-                    "{len} bytes with checksum {}, the manifest says {} bytes with {}",
-                    hex64(sum),
-                    s.meta.bytes,
-                    s.meta.xxh3
-                ),
-            ));
-        }
+        check_whole_file(&path, &s.meta)?;
         let (ids, _) = read_ids(&path)?;
         if ids.len() as u64 != s.rows {
             return Err(GalleryError::corrupt(
@@ -242,11 +220,7 @@ pub fn remove(
     let _lock = GalleryLock::acquire(dir)?;
     let mut m = Manifest::read(dir)?;
     remove_orphans(dir, &m);
-    let shard_rows: BTreeMap<u32, u64> = m.shards.iter().map(|s| (s.id, s.rows)).collect();
-    let mut tomb = match &m.tombstones {
-        Some(t) => tombstones::read(dir, t, &shard_rows)?,
-        None => Tombstones::new(),
-    };
+    let mut tomb = tombstones::load(dir, &m)?;
     let ids: HashSet<&str> = face_ids.iter().map(String::as_str).collect();
     let names: HashSet<&str> = identities.iter().map(String::as_str).collect();
     let mut seen_ids: HashSet<String> = HashSet::new();
@@ -325,11 +299,7 @@ pub fn compact(dir: &Path) -> Result<CompactSummary, GalleryError> {
     let _lock = GalleryLock::acquire(dir)?;
     let mut m = Manifest::read(dir)?;
     remove_orphans(dir, &m);
-    let shard_rows: BTreeMap<u32, u64> = m.shards.iter().map(|s| (s.id, s.rows)).collect();
-    let tomb = match &m.tombstones {
-        Some(t) => tombstones::read(dir, t, &shard_rows)?,
-        None => Tombstones::new(),
-    };
+    let tomb = tombstones::load(dir, &m)?;
     let erased: u64 = tomb.values().map(|t| t.len() as u64).sum();
     let mut summary = CompactSummary {
         gallery: dir.to_path_buf(),
@@ -396,13 +366,8 @@ fn rewrite_shard(
     progress: &Progress,
 ) -> Result<ShardEntry, GalleryError> {
     // Never carry damage forward: check what we copy.
-    let codes_path = dir.join(&s.codes.file);
-    let codes = CodeShard::open(&codes_path, m.bits, s.rows)?;
-    check_recorded(&codes_path, codes.checksum(), &s.codes)?;
-    codes.check_payload()?;
-    let floats_path = dir.join(&s.floats.file);
-    let floats = FloatShard::open(&floats_path, m.dim, m.floats, s.rows)?;
-    check_recorded(&floats_path, floats.checksum(), &s.floats)?;
+    let codes = open_codes(dir, m, s)?;
+    let floats = open_floats(dir, m, s)?;
     floats.check_payload()?;
     let meta_path = dir.join(&s.meta.file);
 

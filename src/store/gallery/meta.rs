@@ -17,7 +17,8 @@ use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 use xxhash_rust::xxh3::Xxh3Default;
 
-use super::GalleryError;
+use super::manifest::FileEntry;
+use super::{hex64, GalleryError};
 use crate::store::{AtomicOutput, EmbeddingBatch, InputError, Provenance, StoreError};
 
 /// Rows per row group of a metadata shard (small groups keep lookups by row cheap).
@@ -44,12 +45,7 @@ impl<W: Write> Write for HashingWriter<W> {
 
 /// Size and XXH3-64 of a whole file, read in 1 MiB chunks.
 pub fn hash_file(path: &Path) -> Result<(u64, u64), GalleryError> {
-    let mut file = File::open(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => GalleryError::Missing {
-            path: path.to_path_buf(),
-        },
-        _ => GalleryError::io(path, e),
-    })?;
+    let mut file = File::open(path).map_err(|e| GalleryError::opening(path, e))?;
     let mut hasher = Xxh3Default::new();
     let mut buf = vec![0u8; 1 << 20];
     let mut bytes = 0u64;
@@ -62,6 +58,23 @@ pub fn hash_file(path: &Path) -> Result<(u64, u64), GalleryError> {
         bytes += n as u64;
     }
     Ok((bytes, hasher.digest()))
+}
+
+/// Re-hashes a whole file (metadata shard, tombstones) against its manifest entry.
+pub fn check_whole_file(path: &Path, entry: &FileEntry) -> Result<(), GalleryError> {
+    let (bytes, sum) = hash_file(path)?;
+    if bytes != entry.bytes || hex64(sum) != entry.xxh3 {
+        return Err(GalleryError::corrupt(
+            path,
+            format!(
+                "{bytes} bytes with checksum {}, the manifest says {} bytes with {}",
+                hex64(sum),
+                entry.bytes,
+                entry.xxh3
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// The schema of a metadata shard carrying `carried` columns.
@@ -233,12 +246,7 @@ impl CarriedColumns {
 }
 
 fn open_builder(path: &Path) -> Result<ParquetRecordBatchReaderBuilder<File>, GalleryError> {
-    let file = File::open(path).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => GalleryError::Missing {
-            path: path.to_path_buf(),
-        },
-        _ => GalleryError::io(path, e),
-    })?;
+    let file = File::open(path).map_err(|e| GalleryError::opening(path, e))?;
     ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| GalleryError::Parquet {
         path: path.to_path_buf(),
         message: e.to_string(),

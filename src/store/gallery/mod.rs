@@ -25,7 +25,6 @@ mod meta;
 mod tombstones;
 mod writer;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub use binfile::hex64;
@@ -70,11 +69,6 @@ impl Shard {
     pub fn is_live(&self, row: usize) -> bool {
         self.tombstones.as_ref().is_none_or(|t| !t.contains(row))
     }
-
-    /// Rows not removed.
-    pub fn live_rows(&self) -> usize {
-        self.rows() - self.tombstones.as_ref().map_or(0, RowBitmap::len)
-    }
 }
 
 /// An open, read-only gallery.
@@ -108,22 +102,12 @@ impl Gallery {
 
     fn open_with(dir: &Path, manifest: Manifest) -> Result<Self, GalleryError> {
         let quantizer = load_quantizer(dir, &manifest)?;
-        let shard_rows: BTreeMap<u32, u64> =
-            manifest.shards.iter().map(|s| (s.id, s.rows)).collect();
-        let mut tombstones = match &manifest.tombstones {
-            Some(t) => tombstones::read(dir, t, &shard_rows)?,
-            None => Tombstones::new(),
-        };
+        let mut tombstones = tombstones::load(dir, &manifest)?;
         let mut shards = Vec::with_capacity(manifest.shards.len());
         let mut first_row = 0;
         for entry in &manifest.shards {
-            let codes_path = dir.join(&entry.codes.file);
-            let codes = CodeShard::open(&codes_path, manifest.bits, entry.rows)?;
-            check_recorded(&codes_path, codes.checksum(), &entry.codes)?;
-            codes.check_payload()?;
-            let floats_path = dir.join(&entry.floats.file);
-            let floats = FloatShard::open(&floats_path, manifest.dim, manifest.floats, entry.rows)?;
-            check_recorded(&floats_path, floats.checksum(), &entry.floats)?;
+            let codes = open_codes(dir, &manifest, entry)?;
+            let floats = open_floats(dir, &manifest, entry)?;
             let meta_path = dir.join(&entry.meta.file);
             check_size(&meta_path, entry.meta.bytes)?;
             shards.push(Shard {
@@ -204,6 +188,24 @@ impl Gallery {
     }
 }
 
+/// Maps a shard's code file, checks it against the manifest and re-hashes its codes.
+fn open_codes(dir: &Path, m: &Manifest, entry: &ShardEntry) -> Result<CodeShard, GalleryError> {
+    let path = dir.join(&entry.codes.file);
+    let codes = CodeShard::open(&path, m.bits, entry.rows)?;
+    check_recorded(&path, codes.checksum(), &entry.codes)?;
+    codes.check_payload()?;
+    Ok(codes)
+}
+
+/// Maps a shard's float file and checks its header against the manifest (the rows are not
+/// read: call `check_payload` for that).
+fn open_floats(dir: &Path, m: &Manifest, entry: &ShardEntry) -> Result<FloatShard, GalleryError> {
+    let path = dir.join(&entry.floats.file);
+    let floats = FloatShard::open(&path, m.dim, m.floats, entry.rows)?;
+    check_recorded(&path, floats.checksum(), &entry.floats)?;
+    Ok(floats)
+}
+
 fn load_quantizer(dir: &Path, manifest: &Manifest) -> Result<Quantizer, GalleryError> {
     let path = dir.join(&manifest.quantizer.file);
     if !path.exists() {
@@ -253,12 +255,7 @@ fn check_recorded(path: &Path, checksum: u64, entry: &FileEntry) -> Result<(), G
 
 fn check_size(path: &Path, expected: u64) -> Result<(), GalleryError> {
     let len = std::fs::metadata(path)
-        .map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => GalleryError::Missing {
-                path: path.to_path_buf(),
-            },
-            _ => GalleryError::io(path, e),
-        })?
+        .map_err(|e| GalleryError::opening(path, e))?
         .len();
     if len != expected {
         return Err(GalleryError::corrupt(

@@ -11,8 +11,8 @@ use arrow::array::{Array, AsArray, RecordBatch, UInt32Array};
 use arrow::datatypes::{DataType, Field, Schema, UInt32Type};
 use parquet::arrow::ArrowWriter;
 
-use super::manifest::{tombstones_file, FileEntry, TombstoneEntry};
-use super::meta::{for_each_batch, hash_file};
+use super::manifest::{tombstones_file, FileEntry, Manifest, TombstoneEntry};
+use super::meta::{check_whole_file, for_each_batch, hash_file};
 use super::{binfile::hex64, GalleryError};
 use crate::store::{AtomicOutput, Provenance, StoreError};
 
@@ -92,6 +92,15 @@ fn schema() -> Arc<Schema> {
     ]))
 }
 
+/// The tombstones `manifest` lists (none when it lists no file), checked.
+pub fn load(dir: &Path, manifest: &Manifest) -> Result<Tombstones, GalleryError> {
+    let Some(entry) = &manifest.tombstones else {
+        return Ok(Tombstones::new());
+    };
+    let shard_rows: BTreeMap<u32, u64> = manifest.shards.iter().map(|s| (s.id, s.rows)).collect();
+    read(dir, entry, &shard_rows)
+}
+
 /// Writes `tombstones` as the file of `generation` in `dir`; `None` when there are none.
 pub fn write(
     dir: &Path,
@@ -147,24 +156,13 @@ pub fn write(
 
 /// Reads the tombstones file, checking its checksum and that every (shard, row) exists;
 /// `shard_rows` maps shard ids to their row counts.
-pub fn read(
+fn read(
     dir: &Path,
     entry: &TombstoneEntry,
     shard_rows: &BTreeMap<u32, u64>,
 ) -> Result<Tombstones, GalleryError> {
     let path = dir.join(&entry.file.file);
-    let (bytes, sum) = hash_file(&path)?;
-    if bytes != entry.file.bytes || hex64(sum) != entry.file.xxh3 {
-        return Err(GalleryError::corrupt(
-            &path,
-            format!(
-                "{bytes} bytes with checksum {}, the manifest says {} bytes with {}",
-                hex64(sum),
-                entry.file.bytes,
-                entry.file.xxh3
-            ),
-        ));
-    }
+    check_whole_file(&path, &entry.file)?;
     let mut out = Tombstones::new();
     for_each_batch(&path, Some(&["shard", "row"]), |b: RecordBatch| {
         let (Some(shard), Some(row)) = (

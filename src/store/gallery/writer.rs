@@ -192,16 +192,6 @@ impl GalleryWriter {
         }
     }
 
-    /// The quantizer codes are made with.
-    pub fn quantizer(&self) -> &Quantizer {
-        &self.quantizer
-    }
-
-    /// Rows added so far.
-    pub fn rows_added(&self) -> u64 {
-        self.rows_added
-    }
-
     /// Encodes and appends a batch of faces.
     pub fn push(&mut self, batch: &EmbeddingBatch) -> Result<(), GalleryError> {
         if batch.is_empty() {
