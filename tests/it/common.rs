@@ -58,6 +58,34 @@ pub fn vectors(rows: usize, dim: usize, seed: u64) -> Vec<Vec<f32>> {
         .collect()
 }
 
+/// A path as a command-line argument.
+pub fn arg(p: &Path) -> &str {
+    p.to_str().expect("UTF-8 test path")
+}
+
+/// Runs the CLI quietly with `args` and asserts it succeeded.
+pub fn run_ok(args: &[&str]) {
+    assert_ok(&bin().arg("-q").args(args).output().expect("run the CLI"));
+}
+
+/// An `embedding` column: `flat.len() / dim` rows of `dim` non-null f32 (as our writer makes).
+pub fn embedding_column(flat: Vec<f32>, dim: usize) -> ArrayRef {
+    let item = Arc::new(Field::new(
+        "item",
+        arrow::datatypes::DataType::Float32,
+        false,
+    ));
+    Arc::new(
+        arrow::array::FixedSizeListArray::try_new(
+            item,
+            dim as i32,
+            Arc::new(arrow::array::Float32Array::from(flat)),
+            None,
+        )
+        .expect("whole rows"),
+    )
+}
+
 /// A temporary directory path joined with `name`.
 pub fn path_in(dir: &tempfile::TempDir, name: &str) -> PathBuf {
     dir.path().join(name)

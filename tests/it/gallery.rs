@@ -6,23 +6,20 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use arrow::array::{Array, ArrayRef, FixedSizeListArray, Float32Array, StringArray};
-use arrow::datatypes::{DataType, Field};
+use arrow::array::{Array, ArrayRef, Float32Array, StringArray};
 use faceflash_batch::store::gallery::{read_ids, GalleryLock, MANIFEST};
 use faceflash_batch::store::Gallery;
 
 use crate::common::{
-    assert_fails_with, assert_ok, bin, read_vectors, synth_into, vectors, write_parquet,
+    arg, assert_fails_with, assert_ok, bin, embedding_column, read_vectors, run_ok, synth_into,
+    vectors, write_parquet,
 };
 
 /// A faces table with extra columns (`path`, `det_score`) to carry through.
 fn faces_with_extras(path: &Path, rows: usize, dim: usize, seed: u64, prefix: &str) {
     let v = vectors(rows, dim, seed);
     let flat: Vec<f32> = v.into_iter().flatten().collect();
-    let item = Arc::new(Field::new("item", DataType::Float32, false));
-    let emb =
-        FixedSizeListArray::try_new(item, dim as i32, Arc::new(Float32Array::from(flat)), None)
-            .unwrap();
+    let emb = embedding_column(flat, dim);
     let ids = StringArray::from_iter_values((0..rows).map(|i| format!("{prefix}{i:06}")));
     let identity =
         StringArray::from_iter((0..rows).map(|i| (i % 7 != 0).then(|| format!("person{}", i / 3))));
@@ -34,7 +31,7 @@ fn faces_with_extras(path: &Path, rows: usize, dim: usize, seed: u64, prefix: &s
         vec![
             ("face_id", Arc::new(ids) as ArrayRef),
             ("identity", Arc::new(identity)),
-            ("embedding", Arc::new(emb)),
+            ("embedding", emb),
             ("path", Arc::new(photo)),
             ("det_score", Arc::new(score)),
         ],
@@ -44,10 +41,6 @@ fn faces_with_extras(path: &Path, rows: usize, dim: usize, seed: u64, prefix: &s
 
 fn index(args: &[&str]) -> std::process::Output {
     bin().arg("-q").arg("index").args(args).output().unwrap()
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
 }
 
 fn file_bytes(dir: &Path) -> BTreeMap<String, Vec<u8>> {
@@ -105,23 +98,18 @@ fn index_round_trips_codes_floats_and_metadata_in_every_shard() {
     let faces = dir.path().join("faces.parquet");
     faces_with_extras(&faces, 2500, 48, 1, "a");
     let q = dir.path().join("q.ffq");
-    assert_ok(
-        &bin()
-            .args(["-q", "fit", s(&faces), "--bits", "128", "-o", s(&q)])
-            .output()
-            .unwrap(),
-    );
+    run_ok(&["fit", arg(&faces), "--bits", "128", "-o", arg(&q)]);
     let (expected, dim) = read_vectors(&faces);
     let quantizer = faceflash_batch::quant::file::load(&q).unwrap();
     let codes = quantizer.encode(&expected).unwrap();
     for floats in ["f32", "f16"] {
         let g_dir = dir.path().join(format!("g-{floats}"));
         assert_ok(&index(&[
-            s(&faces),
+            arg(&faces),
             "-o",
-            s(&g_dir),
+            arg(&g_dir),
             "--quantizer",
-            s(&q),
+            arg(&q),
             "--shard-rows",
             "1000",
             "--floats",
@@ -179,12 +167,7 @@ fn index_round_trips_codes_floats_and_metadata_in_every_shard() {
             .unwrap();
         assert_eq!(ids.value(0), "a001000");
         assert_eq!(paths.value(0), "photos/a/1000.jpg");
-        assert_ok(
-            &bin()
-                .args(["-q", "gallery", "verify", s(&g_dir)])
-                .output()
-                .unwrap(),
-        );
+        run_ok(&["gallery", "verify", arg(&g_dir)]);
     }
     let f32_bytes = std::fs::metadata(dir.path().join("g-f32/floats-00000.bin"))
         .unwrap()
@@ -204,14 +187,14 @@ fn index_without_quantizer_fits_one_and_info_reports_counts() {
     );
     let g_dir = dir.path().join("g");
     assert_ok(&index(&[
-        s(&dir.path().join("gallery.parquet")),
+        arg(&dir.path().join("gallery.parquet")),
         "-o",
-        s(&g_dir),
+        arg(&g_dir),
         "--bits",
         "64",
     ]));
     let out = bin()
-        .args(["gallery", "info", "--json", s(&g_dir)])
+        .args(["gallery", "info", "--json", arg(&g_dir)])
         .output()
         .unwrap();
     assert_ok(&out);
@@ -224,7 +207,10 @@ fn index_without_quantizer_fits_one_and_info_reports_counts() {
     assert_eq!(info["resident_bytes"], 3000 * 8);
     assert_eq!(info["code_bytes"], 3000 * 8 + 64);
     assert_eq!(info["float_bytes"], 3000 * 64 * 4 + 64);
-    let text = bin().args(["gallery", "info", s(&g_dir)]).output().unwrap();
+    let text = bin()
+        .args(["gallery", "info", arg(&g_dir)])
+        .output()
+        .unwrap();
     assert!(String::from_utf8_lossy(&text.stdout).contains("3000 faces: 3000 live, 0 tombstoned"));
 }
 
@@ -236,9 +222,9 @@ fn append_adds_shards_and_keeps_old_files_byte_identical() {
     faces_with_extras(&b, 1200, 32, 3, "b");
     let g_dir = dir.path().join("g");
     assert_ok(&index(&[
-        s(&a),
+        arg(&a),
         "-o",
-        s(&g_dir),
+        arg(&g_dir),
         "--bits",
         "64",
         "--shard-rows",
@@ -246,9 +232,9 @@ fn append_adds_shards_and_keeps_old_files_byte_identical() {
     ]));
     let before = file_bytes(&g_dir);
     assert_ok(&index(&[
-        s(&b),
+        arg(&b),
         "-o",
-        s(&g_dir),
+        arg(&g_dir),
         "--append",
         "--shard-rows",
         "1000",
@@ -278,9 +264,9 @@ fn append_adds_shards_and_keeps_old_files_byte_identical() {
     // --append on a missing gallery creates it (cron-friendly first run).
     let fresh = dir.path().join("fresh");
     assert_ok(&index(&[
-        s(&b),
+        arg(&b),
         "-o",
-        s(&fresh),
+        arg(&fresh),
         "--append",
         "--bits",
         "64",
@@ -294,42 +280,36 @@ fn wrong_targets_and_options_are_usage_errors() {
     let a = dir.path().join("a.parquet");
     faces_with_extras(&a, 300, 16, 4, "a");
     let g_dir = dir.path().join("g");
-    assert_ok(&index(&[s(&a), "-o", s(&g_dir), "--bits", "64"]));
+    assert_ok(&index(&[arg(&a), "-o", arg(&g_dir), "--bits", "64"]));
     assert_fails_with(
-        &index(&[s(&a), "-o", s(&g_dir)]),
+        &index(&[arg(&a), "-o", arg(&g_dir)]),
         2,
         &["already a gallery", "--append"],
     );
     assert_fails_with(
-        &index(&[s(&a), "-o", s(&g_dir), "--append", "--floats", "f16"]),
+        &index(&[arg(&a), "-o", arg(&g_dir), "--append", "--floats", "f16"]),
         2,
         &["--floats f16 differs", "f32"],
     );
     let other_q = dir.path().join("other.ffq");
-    assert_ok(
-        &bin()
-            .args([
-                "-q",
-                "fit",
-                s(&a),
-                "--bits",
-                "64",
-                "--seed",
-                "9",
-                "-o",
-                s(&other_q),
-            ])
-            .output()
-            .unwrap(),
-    );
+    run_ok(&[
+        "fit",
+        arg(&a),
+        "--bits",
+        "64",
+        "--seed",
+        "9",
+        "-o",
+        arg(&other_q),
+    ]);
     assert_fails_with(
         &index(&[
-            s(&a),
+            arg(&a),
             "-o",
-            s(&g_dir),
+            arg(&g_dir),
             "--append",
             "--quantizer",
-            s(&other_q),
+            arg(&other_q),
         ]),
         2,
         &["is not the gallery's quantizer"],
@@ -338,7 +318,7 @@ fn wrong_targets_and_options_are_usage_errors() {
     std::fs::create_dir(&busy).unwrap();
     std::fs::write(busy.join("notes.txt"), "mine").unwrap();
     assert_fails_with(
-        &index(&[s(&a), "-o", s(&busy), "--bits", "64"]),
+        &index(&[arg(&a), "-o", arg(&busy), "--bits", "64"]),
         2,
         &["not an empty directory"],
     );
@@ -350,12 +330,12 @@ fn wrong_targets_and_options_are_usage_errors() {
     // An empty directory is fine.
     let empty = dir.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
-    assert_ok(&index(&[s(&a), "-o", s(&empty), "--bits", "64"]));
+    assert_ok(&index(&[arg(&a), "-o", arg(&empty), "--bits", "64"]));
     // Appending faces of another dimension names the file.
     let wide = dir.path().join("wide.parquet");
     faces_with_extras(&wide, 50, 24, 5, "w");
     assert_fails_with(
-        &index(&[s(&wide), "-o", s(&g_dir), "--append"]),
+        &index(&[arg(&wide), "-o", arg(&g_dir), "--append"]),
         3,
         &["wide.parquet", "dimension 24", "expects 16"],
     );
@@ -366,14 +346,17 @@ fn wrong_targets_and_options_are_usage_errors() {
     );
     assert_fails_with(
         &bin()
-            .args(["gallery", "info", s(&dir.path().join("nothing"))])
+            .args(["gallery", "info", arg(&dir.path().join("nothing"))])
             .output()
             .unwrap(),
         1,
         &["nothing"],
     );
     assert_fails_with(
-        &bin().args(["gallery", "info", s(&busy)]).output().unwrap(),
+        &bin()
+            .args(["gallery", "info", arg(&busy)])
+            .output()
+            .unwrap(),
         3,
         &["not a gallery"],
     );
@@ -386,9 +369,9 @@ fn remove_tombstones_faces_and_compact_erases_them_physically() {
     faces_with_extras(&a, 3000, 32, 6, "a");
     let g_dir = dir.path().join("g");
     assert_ok(&index(&[
-        s(&a),
+        arg(&a),
         "-o",
-        s(&g_dir),
+        arg(&g_dir),
         "--bits",
         "128",
         "--shard-rows",
@@ -410,7 +393,7 @@ fn remove_tombstones_faces_and_compact_erases_them_physically() {
         .args([
             "gallery",
             "remove",
-            s(&g_dir),
+            arg(&g_dir),
             "--identity",
             "person10",
             "--face-id",
@@ -428,7 +411,14 @@ fn remove_tombstones_faces_and_compact_erases_them_physically() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("ghost"));
     // Removing again is idempotent.
     let again = bin()
-        .args(["-q", "gallery", "remove", s(&g_dir), "--face-id", "a000500"])
+        .args([
+            "-q",
+            "gallery",
+            "remove",
+            arg(&g_dir),
+            "--face-id",
+            "a000500",
+        ])
         .output()
         .unwrap();
     assert_ok(&again);
@@ -447,12 +437,7 @@ fn remove_tombstones_faces_and_compact_erases_them_physically() {
         .iter()
         .flat_map(|v| v.to_le_bytes())
         .collect();
-    assert_ok(
-        &bin()
-            .args(["-q", "gallery", "compact", s(&g_dir)])
-            .output()
-            .unwrap(),
-    );
+    run_ok(&["gallery", "compact", arg(&g_dir)]);
     let g = Gallery::open(&g_dir).unwrap();
     assert_eq!((g.total_rows(), g.live_rows()), (2995, 2995));
     assert!(g.manifest().tombstones.is_none());
@@ -480,40 +465,24 @@ fn remove_tombstones_faces_and_compact_erases_them_physically() {
             "{name} still holds the id a000500"
         );
     }
-    assert_ok(
-        &bin()
-            .args(["-q", "gallery", "verify", s(&g_dir)])
-            .output()
-            .unwrap(),
-    );
+    run_ok(&["gallery", "verify", arg(&g_dir)]);
     // Removing every face of a shard drops it at compaction.
     let ids: Vec<String> = (2000..3000).map(|i| format!("a{i:06}")).collect();
     let list = dir.path().join("ids.txt");
     std::fs::write(&list, ids.join("\n")).unwrap();
-    assert_ok(
-        &bin()
-            .args([
-                "-q",
-                "gallery",
-                "remove",
-                s(&g_dir),
-                "--face-ids-from",
-                s(&list),
-            ])
-            .output()
-            .unwrap(),
-    );
-    assert_ok(
-        &bin()
-            .args(["-q", "gallery", "compact", s(&g_dir)])
-            .output()
-            .unwrap(),
-    );
+    run_ok(&[
+        "gallery",
+        "remove",
+        arg(&g_dir),
+        "--face-ids-from",
+        arg(&list),
+    ]);
+    run_ok(&["gallery", "compact", arg(&g_dir)]);
     let g = Gallery::open(&g_dir).unwrap();
     assert_eq!((g.shards().len(), g.total_rows()), (2, 1995));
     assert_fails_with(
         &bin()
-            .args(["gallery", "remove", s(&g_dir)])
+            .args(["gallery", "remove", arg(&g_dir)])
             .output()
             .unwrap(),
         2,
@@ -527,20 +496,15 @@ fn small_gallery(dir: &Path) -> PathBuf {
     faces_with_extras(&a, 600, 16, 7, "a");
     let g = dir.join("base");
     assert_ok(&index(&[
-        s(&a),
+        arg(&a),
         "-o",
-        s(&g),
+        arg(&g),
         "--bits",
         "64",
         "--shard-rows",
         "400",
     ]));
-    assert_ok(
-        &bin()
-            .args(["-q", "gallery", "remove", s(&g), "--face-id", "a000001"])
-            .output()
-            .unwrap(),
-    );
+    run_ok(&["gallery", "remove", arg(&g), "--face-id", "a000001"]);
     g
 }
 
@@ -656,9 +620,9 @@ fn every_corruption_gives_a_clear_error_naming_the_file() {
         let g = dir.path().join(format!("case{i}"));
         copy_dir(&base, &g);
         damage(&g);
-        let verify = bin().args(["gallery", "verify", s(&g)]).output().unwrap();
+        let verify = bin().args(["gallery", "verify", arg(&g)]).output().unwrap();
         assert_fails_with(&verify, 3, verify_needles);
-        let info = bin().args(["gallery", "info", s(&g)]).output().unwrap();
+        let info = bin().args(["gallery", "info", arg(&g)]).output().unwrap();
         if info_needles.is_empty() {
             assert_ok(&info); // opening does not read floats or metadata: only verify sees it
         } else {
@@ -709,13 +673,13 @@ fn a_second_writer_fails_fast_and_readers_are_not_blocked() {
     let pid = std::process::id().to_string();
     let start = Instant::now();
     for args in [
-        vec!["gallery", "remove", s(&base), "--face-id", "a000002"],
-        vec!["gallery", "compact", s(&base)],
+        vec!["gallery", "remove", arg(&base), "--face-id", "a000002"],
+        vec!["gallery", "compact", arg(&base)],
         vec![
             "index",
-            s(&dir.path().join("a.parquet")),
+            arg(&dir.path().join("a.parquet")),
             "-o",
-            s(&base),
+            arg(&base),
             "--append",
         ],
     ] {
@@ -727,25 +691,10 @@ fn a_second_writer_fails_fast_and_readers_are_not_blocked() {
         "writers waited for the lock"
     );
     // Readers do not take the lock.
-    assert_ok(
-        &bin()
-            .args(["-q", "gallery", "verify", s(&base)])
-            .output()
-            .unwrap(),
-    );
-    assert_ok(
-        &bin()
-            .args(["-q", "gallery", "info", s(&base)])
-            .output()
-            .unwrap(),
-    );
+    run_ok(&["gallery", "verify", arg(&base)]);
+    run_ok(&["gallery", "info", arg(&base)]);
     drop(lock);
-    assert_ok(
-        &bin()
-            .args(["-q", "gallery", "remove", s(&base), "--face-id", "a000002"])
-            .output()
-            .unwrap(),
-    );
+    run_ok(&["gallery", "remove", arg(&base), "--face-id", "a000002"]);
 }
 
 /// Rows of the gallery at `g` after checking it completely, or `None` if there is none.
@@ -754,7 +703,7 @@ fn verified_rows(g: &Path) -> Option<u64> {
         return None;
     }
     let out = bin()
-        .args(["-q", "gallery", "verify", s(g)])
+        .args(["-q", "gallery", "verify", arg(g)])
         .output()
         .unwrap();
     assert_ok(&out);
@@ -803,19 +752,14 @@ fn sigkill_at_random_moments_leaves_the_old_or_the_new_gallery() {
     faces_with_extras(&a, 2000, 64, 8, "a");
     faces_with_extras(&b, 40_000, 64, 9, "b");
     let q = dir.path().join("q.ffq");
-    assert_ok(
-        &bin()
-            .args(["-q", "fit", s(&a), "--bits", "128", "-o", s(&q)])
-            .output()
-            .unwrap(),
-    );
+    run_ok(&["fit", arg(&a), "--bits", "128", "-o", arg(&q)]);
     let base = dir.path().join("base");
     assert_ok(&index(&[
-        s(&a),
+        arg(&a),
         "-o",
-        s(&base),
+        arg(&base),
         "--quantizer",
-        s(&q),
+        arg(&q),
         "--shard-rows",
         "1500",
     ]));
@@ -825,9 +769,9 @@ fn sigkill_at_random_moments_leaves_the_old_or_the_new_gallery() {
     copy_dir(&base, &timed);
     let start = Instant::now();
     assert_ok(&index(&[
-        s(&b),
+        arg(&b),
         "-o",
-        s(&timed),
+        arg(&timed),
         "--append",
         "--shard-rows",
         "7000",
@@ -840,9 +784,9 @@ fn sigkill_at_random_moments_leaves_the_old_or_the_new_gallery() {
         let killed = run_and_kill(
             &[
                 "index",
-                s(&b),
+                arg(&b),
                 "-o",
-                s(&g),
+                arg(&g),
                 "--append",
                 "--shard-rows",
                 "7000",
@@ -857,9 +801,9 @@ fn sigkill_at_random_moments_leaves_the_old_or_the_new_gallery() {
         *outcomes.entry((killed, rows)).or_insert(0) += 1;
         // The next writer cleans up what the killed one left, and succeeds.
         assert_ok(&index(&[
-            s(&b),
+            arg(&b),
             "-o",
-            s(&g),
+            arg(&g),
             "--append",
             "--shard-rows",
             "7000",
@@ -883,21 +827,24 @@ fn sigkill_at_random_moments_leaves_the_old_or_the_new_gallery() {
     // Create: a killed first run leaves no gallery, or a complete one.
     let start = Instant::now();
     assert_ok(&index(&[
-        s(&b),
+        arg(&b),
         "-o",
-        s(&dir.path().join("created")),
+        arg(&dir.path().join("created")),
         "--quantizer",
-        s(&q),
+        arg(&q),
     ]));
     let full = start.elapsed();
     for (i, delay) in kill_delays(full, 5, 7).into_iter().enumerate() {
         let g = dir.path().join(format!("create{i}"));
-        run_and_kill(&["index", s(&b), "-o", s(&g), "--quantizer", s(&q)], delay);
+        run_and_kill(
+            &["index", arg(&b), "-o", arg(&g), "--quantizer", arg(&q)],
+            delay,
+        );
         match verified_rows(&g) {
             None => {
                 assert!(!g.exists(), "a half-made gallery directory is visible");
                 // The rerun sweeps the staging directory the killed run left, and succeeds.
-                assert_ok(&index(&[s(&b), "-o", s(&g), "--quantizer", s(&q)]));
+                assert_ok(&index(&[arg(&b), "-o", arg(&g), "--quantizer", arg(&q)]));
                 assert_eq!(verified_rows(&g), Some(40_000));
             }
             Some(rows) => assert_eq!(rows, 40_000),
@@ -916,34 +863,23 @@ fn sigkill_at_random_moments_leaves_the_old_or_the_new_gallery() {
     let list = dir.path().join("ids.txt");
     std::fs::write(&list, ids.join("\n")).unwrap();
     let compact_base = dir.path().join("append0");
-    assert_ok(
-        &bin()
-            .args([
-                "-q",
-                "gallery",
-                "remove",
-                s(&compact_base),
-                "--face-ids-from",
-                s(&list),
-            ])
-            .output()
-            .unwrap(),
-    );
+    run_ok(&[
+        "gallery",
+        "remove",
+        arg(&compact_base),
+        "--face-ids-from",
+        arg(&list),
+    ]);
     let total = Gallery::open(&compact_base).unwrap().total_rows();
     let timed = dir.path().join("ctimed");
     copy_dir(&compact_base, &timed);
     let start = Instant::now();
-    assert_ok(
-        &bin()
-            .args(["-q", "gallery", "compact", s(&timed)])
-            .output()
-            .unwrap(),
-    );
+    run_ok(&["gallery", "compact", arg(&timed)]);
     let full = start.elapsed();
     for (i, delay) in kill_delays(full, 6, 3).into_iter().enumerate() {
         let g = dir.path().join(format!("compact{i}"));
         copy_dir(&compact_base, &g);
-        run_and_kill(&["gallery", "compact", s(&g)], delay);
+        run_and_kill(&["gallery", "compact", arg(&g)], delay);
         let rows = verified_rows(&g).expect("gallery still opens");
         let live = Gallery::open(&g).unwrap().live_rows();
         assert!(
@@ -959,11 +895,7 @@ fn carried_columns_follow_the_first_file_with_nulls_casts_and_clear_errors() {
     use arrow::array::{Int32Array, Int64Array};
     let dir = tempfile::tempdir().unwrap();
     let emb = |rows: usize, seed: u64| -> ArrayRef {
-        let flat: Vec<f32> = vectors(rows, 8, seed).into_iter().flatten().collect();
-        let item = Arc::new(Field::new("item", DataType::Float32, false));
-        Arc::new(
-            FixedSizeListArray::try_new(item, 8, Arc::new(Float32Array::from(flat)), None).unwrap(),
-        )
+        embedding_column(vectors(rows, 8, seed).into_iter().flatten().collect(), 8)
     };
     let ids = |p: &str, n: usize| -> ArrayRef {
         Arc::new(StringArray::from_iter_values(
@@ -1002,15 +934,18 @@ fn carried_columns_follow_the_first_file_with_nulls_casts_and_clear_errors() {
         100,
     );
     let q = dir.path().join("q.ffq");
-    assert_ok(
-        &bin()
-            .args(["-q", "fit", s(&a), "--bits", "64", "-o", s(&q)])
-            .output()
-            .unwrap(),
-    );
+    run_ok(&["fit", arg(&a), "--bits", "64", "-o", arg(&q)]);
     let g_dir = dir.path().join("g");
     let out = bin()
-        .args(["index", s(&a), s(&b), "-o", s(&g_dir), "--quantizer", s(&q)])
+        .args([
+            "index",
+            arg(&a),
+            arg(&b),
+            "-o",
+            arg(&g_dir),
+            "--quantizer",
+            arg(&q),
+        ])
         .output()
         .unwrap();
     assert_ok(&out);
@@ -1066,7 +1001,7 @@ fn carried_columns_follow_the_first_file_with_nulls_casts_and_clear_errors() {
         10,
     );
     let out = bin()
-        .args(["index", s(&c), "-o", s(&g_dir), "--append"])
+        .args(["index", arg(&c), "-o", arg(&g_dir), "--append"])
         .output()
         .unwrap();
     assert_fails_with(&out, 3, &["c.parquet", "score"]);

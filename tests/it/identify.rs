@@ -5,17 +5,14 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, FixedSizeListArray, Float32Array, StringArray, UInt32Array};
-use arrow::datatypes::{DataType, Field};
+use arrow::array::{Array, ArrayRef, Float32Array, StringArray, UInt32Array};
 use faceflash_batch::scan::{dot, hamming, kernels, rerank, scan_batch};
 use faceflash_batch::store::Gallery;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-use crate::common::{assert_fails_with, assert_ok, bin, read_vectors, vectors, write_parquet};
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
+use crate::common::{
+    arg, assert_fails_with, bin, embedding_column, read_vectors, run_ok, vectors, write_parquet,
+};
 
 /// A faces table of `rows` clustered vectors: identity `p{i / 3}`.
 fn faces(path: &Path, rows: usize, dim: usize, seed: u64, prefix: &str) {
@@ -28,10 +25,7 @@ fn faces(path: &Path, rows: usize, dim: usize, seed: u64, prefix: &str) {
             (0..dim).map(move |d| c[d] + 0.6 * n[d]).collect::<Vec<_>>()
         })
         .collect();
-    let item = Arc::new(Field::new("item", DataType::Float32, false));
-    let emb =
-        FixedSizeListArray::try_new(item, dim as i32, Arc::new(Float32Array::from(flat)), None)
-            .unwrap();
+    let emb = embedding_column(flat, dim);
     let ids = StringArray::from_iter_values((0..rows).map(|i| format!("{prefix}{i:05}")));
     let identity = StringArray::from_iter_values((0..rows).map(|i| format!("p{}", i / 3)));
     write_parquet(
@@ -39,14 +33,10 @@ fn faces(path: &Path, rows: usize, dim: usize, seed: u64, prefix: &str) {
         vec![
             ("face_id", Arc::new(ids) as ArrayRef),
             ("identity", Arc::new(identity)),
-            ("embedding", Arc::new(emb)),
+            ("embedding", emb),
         ],
         500,
     );
-}
-
-fn ok(args: &[&str]) {
-    assert_ok(&bin().arg("-q").args(args).output().unwrap());
 }
 
 /// A 2-shard gallery of 2,000 faces (32-d, 128 bits) with a few tombstones, and 60 queries
@@ -57,20 +47,20 @@ fn setup(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
     let q_faces = dir.join("queries.parquet");
     faces(&q_faces, 60, 32, 1, "q"); // same centres as gallery rows 0..60
     let g = dir.join("g");
-    ok(&[
+    run_ok(&[
         "index",
-        s(&g_faces),
+        arg(&g_faces),
         "-o",
-        s(&g),
+        arg(&g),
         "--bits",
         "128",
         "--shard-rows",
         "1200",
     ]);
-    ok(&[
+    run_ok(&[
         "gallery",
         "remove",
-        s(&g),
+        arg(&g),
         "--face-id",
         "g00001",
         "--face-id",
@@ -269,29 +259,29 @@ fn identify_writes_ranked_matches_with_provenance_independent_of_threads() {
     let dir = tempfile::tempdir().unwrap();
     let (g_dir, q_faces) = setup(dir.path());
     let (m1, m2) = (dir.path().join("m1.parquet"), dir.path().join("m2.parquet"));
-    ok(&[
+    run_ok(&[
         "--threads",
         "1",
         "identify",
         "--gallery",
-        s(&g_dir),
+        arg(&g_dir),
         "--queries",
-        s(&q_faces),
+        arg(&q_faces),
         "-o",
-        s(&m1),
+        arg(&m1),
         "-k",
         "4",
     ]);
-    ok(&[
+    run_ok(&[
         "--threads",
         "2",
         "identify",
         "--gallery",
-        s(&g_dir),
+        arg(&g_dir),
         "--queries",
-        s(&q_faces),
+        arg(&q_faces),
         "-o",
-        s(&m2),
+        arg(&m2),
         "-k",
         "4",
         "--batch-size",
@@ -340,14 +330,14 @@ fn identify_writes_ranked_matches_with_provenance_independent_of_threads() {
     assert!(kv["faceflash.params"].contains("\"k\":4"));
     // A cosine floor drops weaker matches.
     let m3 = dir.path().join("m3.parquet");
-    ok(&[
+    run_ok(&[
         "identify",
         "--gallery",
-        s(&g_dir),
+        arg(&g_dir),
         "--queries",
-        s(&q_faces),
+        arg(&q_faces),
         "-o",
-        s(&m3),
+        arg(&m3),
         "-k",
         "4",
         "--min-cosine",
@@ -362,14 +352,14 @@ fn removed_faces_never_come_back_before_or_after_compaction() {
     let dir = tempfile::tempdir().unwrap();
     let (g_dir, q_faces) = setup(dir.path());
     let m = dir.path().join("m.parquet");
-    ok(&[
+    run_ok(&[
         "identify",
         "--gallery",
-        s(&g_dir),
+        arg(&g_dir),
         "--queries",
-        s(&q_faces),
+        arg(&q_faces),
         "-o",
-        s(&m),
+        arg(&m),
         "-k",
         "10",
     ]);
@@ -378,10 +368,10 @@ fn removed_faces_never_come_back_before_or_after_compaction() {
     assert!(before
         .iter()
         .any(|r| r.3.as_ref().is_some_and(|i| victims.contains(i))));
-    ok(&[
+    run_ok(&[
         "gallery",
         "remove",
-        s(&g_dir),
+        arg(&g_dir),
         "--identity",
         "p3",
         "--identity",
@@ -390,14 +380,14 @@ fn removed_faces_never_come_back_before_or_after_compaction() {
         "p12",
     ]);
     for stage in ["tombstoned", "compacted"] {
-        ok(&[
+        run_ok(&[
             "identify",
             "--gallery",
-            s(&g_dir),
+            arg(&g_dir),
             "--queries",
-            s(&q_faces),
+            arg(&q_faces),
             "-o",
-            s(&m),
+            arg(&m),
             "-k",
             "10",
             "--candidates",
@@ -411,7 +401,7 @@ fn removed_faces_never_come_back_before_or_after_compaction() {
                 .all(|r| !r.3.as_ref().is_some_and(|i| victims.contains(i))),
             "removed identity returned ({stage})"
         );
-        ok(&["gallery", "compact", s(&g_dir)]);
+        run_ok(&["gallery", "compact", arg(&g_dir)]);
     }
 }
 
@@ -423,18 +413,25 @@ fn edge_galleries_k_above_size_empty_and_all_removed() {
     let q = dir.path().join("q.ffq");
     let big = dir.path().join("big.parquet");
     faces(&big, 600, 16, 3, "b");
-    ok(&["fit", s(&big), "--bits", "64", "-o", s(&q)]);
+    run_ok(&["fit", arg(&big), "--bits", "64", "-o", arg(&q)]);
     let g = dir.path().join("g");
-    ok(&["index", s(&g_faces), "-o", s(&g), "--quantizer", s(&q)]);
+    run_ok(&[
+        "index",
+        arg(&g_faces),
+        "-o",
+        arg(&g),
+        "--quantizer",
+        arg(&q),
+    ]);
     let m = dir.path().join("m.parquet");
-    ok(&[
+    run_ok(&[
         "identify",
         "--gallery",
-        s(&g),
+        arg(&g),
         "--queries",
-        s(&g_faces),
+        arg(&g_faces),
         "-o",
-        s(&m),
+        arg(&m),
         "-k",
         "50",
     ]);
@@ -448,30 +445,37 @@ fn edge_galleries_k_above_size_empty_and_all_removed() {
     let empty_faces = dir.path().join("empty.parquet");
     faces(&empty_faces, 0, 16, 3, "e");
     let e = dir.path().join("e");
-    ok(&["index", s(&empty_faces), "-o", s(&e), "--quantizer", s(&q)]);
-    ok(&[
+    run_ok(&[
+        "index",
+        arg(&empty_faces),
+        "-o",
+        arg(&e),
+        "--quantizer",
+        arg(&q),
+    ]);
+    run_ok(&[
         "identify",
         "--gallery",
-        s(&e),
+        arg(&e),
         "--queries",
-        s(&g_faces),
+        arg(&g_faces),
         "-o",
-        s(&m),
+        arg(&m),
     ]);
     assert_eq!(read_matches(&m).0.len(), 0);
     // All faces removed: no matches.
     let ids: Vec<String> = (0..20).map(|i| format!("s{i:05}")).collect();
     let list = dir.path().join("ids.txt");
     std::fs::write(&list, ids.join("\n")).unwrap();
-    ok(&["gallery", "remove", s(&g), "--face-ids-from", s(&list)]);
-    ok(&[
+    run_ok(&["gallery", "remove", arg(&g), "--face-ids-from", arg(&list)]);
+    run_ok(&[
         "identify",
         "--gallery",
-        s(&g),
+        arg(&g),
         "--queries",
-        s(&g_faces),
+        arg(&g_faces),
         "-o",
-        s(&m),
+        arg(&m),
     ]);
     assert_eq!(read_matches(&m).0.len(), 0);
 }
@@ -487,11 +491,11 @@ fn bad_queries_fail_with_the_file_and_row() {
         .args([
             "identify",
             "--gallery",
-            s(&g_dir),
+            arg(&g_dir),
             "--queries",
-            s(&wide),
+            arg(&wide),
             "-o",
-            s(&m),
+            arg(&m),
         ])
         .output()
         .unwrap();
@@ -500,20 +504,17 @@ fn bad_queries_fail_with_the_file_and_row() {
     let mut v = vectors(5, 32, 9);
     v[3][7] = f32::NAN;
     let flat: Vec<f32> = v.into_iter().flatten().collect();
-    let item = Arc::new(Field::new("item", DataType::Float32, false));
-    let emb =
-        FixedSizeListArray::try_new(item, 32, Arc::new(Float32Array::from(flat)), None).unwrap();
     let nan = dir.path().join("nan.parquet");
-    write_parquet(&nan, vec![("embedding", Arc::new(emb) as ArrayRef)], 10);
+    write_parquet(&nan, vec![("embedding", embedding_column(flat, 32))], 10);
     let out = bin()
         .args([
             "identify",
             "--gallery",
-            s(&g_dir),
+            arg(&g_dir),
             "--queries",
-            s(&nan),
+            arg(&nan),
             "-o",
-            s(&m),
+            arg(&m),
         ])
         .output()
         .unwrap();
@@ -522,11 +523,11 @@ fn bad_queries_fail_with_the_file_and_row() {
         .args([
             "identify",
             "--gallery",
-            s(&g_dir),
+            arg(&g_dir),
             "--queries",
-            s(&nan),
+            arg(&nan),
             "-o",
-            s(&m),
+            arg(&m),
             "-k",
             "0",
         ])
@@ -537,11 +538,11 @@ fn bad_queries_fail_with_the_file_and_row() {
         .args([
             "identify",
             "--gallery",
-            s(&dir.path().join("none")),
+            arg(&dir.path().join("none")),
             "--queries",
-            s(&nan),
+            arg(&nan),
             "-o",
-            s(&m),
+            arg(&m),
         ])
         .output()
         .unwrap();
@@ -554,13 +555,13 @@ fn bench_scan_reports_every_kernel_recall_and_exports_codes() {
     let (g_dir, q_faces) = setup(dir.path());
     let json = dir.path().join("scan.json");
     let codes = dir.path().join("codes");
-    ok(&[
+    run_ok(&[
         "bench",
         "scan",
         "--gallery",
-        s(&g_dir),
+        arg(&g_dir),
         "--queries",
-        s(&q_faces),
+        arg(&q_faces),
         "--candidates",
         "50,500",
         "--rerank",
@@ -572,9 +573,9 @@ fn bench_scan_reports_every_kernel_recall_and_exports_codes() {
         "--single-queries",
         "3",
         "--json",
-        s(&json),
+        arg(&json),
         "--export-codes",
-        s(&codes),
+        arg(&codes),
     ]);
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     assert_eq!(v["gallery_rows"], 2000);
