@@ -242,18 +242,36 @@ pub struct DedupArgs {
     /// Gallery directory.
     #[arg(long)]
     pub gallery: PathBuf,
-    /// Cosine threshold for a pair.
-    #[arg(long)]
+    /// Pairs need a cosine at or above this (-1..1).
+    #[arg(long, allow_negative_numbers = true)]
     pub threshold: f32,
-    /// Output pairs table.
+    /// Output pairs table: face_id_a, face_id_b, cosine, hamming (face_id_a < face_id_b).
     #[arg(short, long)]
     pub output: PathBuf,
-    /// Also write clusters here.
+    /// Hamming prefilter radius (default: the quantizer's calibrated radius for the threshold,
+    /// which keeps 99.99% of such pairs; the code length compares every pair exactly).
+    #[arg(long)]
+    pub radius: Option<u32>,
+    /// Also cluster the pairs and write face_id, cluster_id, cluster_size, is_core here.
     #[arg(long)]
     pub clusters: Option<PathBuf>,
-    /// Also write an HTML report here.
+    /// Neighbours a face needs to be a core face, through which other faces join its cluster
+    /// (1: plain connected components; higher stops chains of weak matches merging people).
+    #[arg(long, default_value_t = 3)]
+    pub min_faces: usize,
+    /// Smallest cluster written to the clusters table and the report.
+    #[arg(long, default_value_t = 2)]
+    pub min_cluster: usize,
+    /// Also write a self-contained HTML report of the clusters (largest first, thumbnails of
+    /// the photos in the gallery's `path` column, cropped to `bbox` when present).
     #[arg(long)]
     pub report: Option<PathBuf>,
+    /// Clusters shown in the report.
+    #[arg(long, default_value_t = 10_000)]
+    pub report_clusters: usize,
+    /// Faces shown per cluster in the report.
+    #[arg(long, default_value_t = 8)]
+    pub report_faces: usize,
 }
 
 #[derive(Debug, Args)]
@@ -261,15 +279,30 @@ pub struct WatchlistArgs {
     /// Watchlist gallery directory.
     #[arg(long)]
     pub watchlist: PathBuf,
-    /// Faces table to scan.
-    #[arg(long)]
-    pub stream: PathBuf,
-    /// Cosine threshold for a hit.
-    #[arg(long)]
+    /// Faces tables to scan (Parquet files or directories of them; repeatable).
+    #[arg(long, required = true, num_args = 1..)]
+    pub stream: Vec<PathBuf>,
+    /// Hits need a cosine at or above this (-1..1).
+    #[arg(long, allow_negative_numbers = true)]
     pub threshold: f32,
-    /// Output hits table.
+    /// Output hits table: face_id, watch_face_id, watch_identity, cosine, rank, hamming.
     #[arg(short, long)]
     pub output: PathBuf,
+    /// Hits kept per stream face, best first.
+    #[arg(short, default_value_t = 1)]
+    pub k: usize,
+    /// Keep only the best watchlist face of each watchlist identity among a stream face's hits.
+    #[arg(long)]
+    pub per_identity: bool,
+    /// Hamming prefilter radius (default: the quantizer's calibrated radius for the threshold).
+    #[arg(long)]
+    pub radius: Option<u32>,
+    /// Embedding column of the stream tables.
+    #[arg(long, default_value = "embedding")]
+    pub column: String,
+    /// Stream faces read, encoded and scanned together.
+    #[arg(long, default_value_t = 4096)]
+    pub batch_size: usize,
 }
 
 #[derive(Debug, Args)]

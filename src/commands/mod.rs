@@ -1,6 +1,7 @@
 //! One module per subcommand: glue between the CLI and the library, no algorithms.
 
 mod bench;
+mod dedup;
 mod demo;
 mod fit;
 mod gallery;
@@ -9,6 +10,7 @@ mod index;
 mod inspect;
 mod synth;
 mod unavailable;
+mod watchlist;
 
 use faceflash_batch::bench::stats::TableSummary;
 
@@ -36,6 +38,11 @@ impl Output {
 #[error("{0}")]
 pub struct UsageError(pub String);
 
+/// Checks a `--threshold` cosine (a finite number in -1..1).
+pub fn check_threshold(t: f32) -> Result<(), UsageError> {
+    faceflash_batch::jobs::check_threshold(t).map_err(|e| UsageError(e.to_string()))
+}
+
 /// Runs one subcommand.
 pub fn run(command: Command, out: &Output) -> anyhow::Result<()> {
     match command {
@@ -46,8 +53,8 @@ pub fn run(command: Command, out: &Output) -> anyhow::Result<()> {
         Command::Fit(args) => fit::run(&args, out),
         Command::Index(args) => index::run(&args, out),
         Command::Identify(args) => identify::run(&args, out),
-        Command::Dedup(_) => unavailable::run("dedup"),
-        Command::Watchlist(_) => unavailable::run("watchlist"),
+        Command::Dedup(args) => dedup::run(&args, out),
+        Command::Watchlist(args) => watchlist::run(&args, out),
         Command::Sql(_) => unavailable::run("sql"),
         Command::Gallery(args) => gallery::run(&args, out),
         Command::Bench(args) => bench::run(&args, out),
@@ -61,6 +68,10 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
     } else if err.chain().any(|e| {
         e.downcast_ref::<UsageError>().is_some()
             || e.downcast_ref::<unavailable::NotAvailable>().is_some()
+            || matches!(
+                e.downcast_ref::<faceflash_batch::jobs::JobError>(),
+                Some(faceflash_batch::jobs::JobError::Params(_))
+            )
     }) {
         2
     } else {

@@ -31,8 +31,13 @@ struct Segment {
     blocks: usize,
 }
 
+/// Blocks of `words`-word codes per chunk (at least 1).
+pub fn chunk_blocks(words: usize) -> usize {
+    (CHUNK_BYTES / (BLOCK_ROWS * words * 8)).max(1)
+}
+
 fn segments(gallery: &Gallery, words: usize) -> Vec<Segment> {
-    let chunk_blocks = (CHUNK_BYTES / (BLOCK_ROWS * words * 8)).max(1);
+    let chunk_blocks = chunk_blocks(words);
     let mut v = Vec::new();
     for (i, s) in gallery.shards().iter().enumerate() {
         let n = s.codes.blocks();

@@ -10,8 +10,10 @@ pub mod adc;
 mod batch;
 pub mod blocks;
 mod portable;
+pub mod range;
 mod rerank;
 mod search;
+pub mod selfjoin;
 mod topc;
 #[cfg(target_arch = "x86_64")]
 mod x86;
@@ -19,11 +21,11 @@ mod x86;
 use std::sync::OnceLock;
 
 pub use adc::AdcTable;
-pub use batch::{scan_batch, scan_batch_unsorted, scan_group, ScanStats, GROUP};
+pub use batch::{chunk_blocks, scan_batch, scan_batch_unsorted, scan_group, ScanStats, GROUP};
 pub use blocks::{block_distances_portable, interleave, BlockDistancesFn, BLOCK_ROWS};
 pub use portable::hamming_portable as hamming;
 pub use portable::{distances_portable, hamming_portable};
-pub use rerank::{dot, dot_portable, rerank, Match};
+pub use rerank::{dot, dot_portable, rerank, row_dot, Match};
 pub use search::{default_rerank, SearchError, SearchParams};
 pub use topc::{merge_best, TopC};
 

@@ -6,6 +6,7 @@ use half::slice::HalfFloatSliceExt;
 use serde::Serialize;
 
 use super::adc::AdcTable;
+use crate::store::gallery::FloatShard;
 use crate::store::Gallery;
 
 /// One search result.
@@ -67,6 +68,16 @@ fn dot_f16(q: &[f32], row: &[f16], buf: &mut [f32; 64]) -> f32 {
     acc
 }
 
+/// Dot product of `query` with row `row` of a float shard (f16 rows widened to f32 through
+/// `buf`).
+#[inline]
+pub fn row_dot(floats: &FloatShard, query: &[f32], row: usize, buf: &mut [f32; 64]) -> f32 {
+    match floats.row_f32(row) {
+        Some(v) => dot(query, v),
+        None => dot_f16(query, floats.row_f16(row).expect("f16 shard"), buf),
+    }
+}
+
 /// Exact cosines of `candidates` ((distance, global row), any order) against the unit vector
 /// `query`; the best `k` at or above `min_cosine`, ordered by cosine descending then row.
 /// With `adc` (the query's asymmetric tables), candidates beyond `exact` are first narrowed to
@@ -105,11 +116,7 @@ pub fn rerank(
             let bytes = shards[s].floats.row_bytes(r);
             super::prefetch(&bytes[..bytes.len().min(PREFETCH_BYTES)]);
         }
-        let floats = &shards[shard].floats;
-        let cosine = match floats.row_f32(row) {
-            Some(v) => dot(query, v),
-            None => dot_f16(query, floats.row_f16(row).expect("f16 shard"), &mut buf),
-        };
+        let cosine = row_dot(&shards[shard].floats, query, row, &mut buf);
         if min_cosine.is_some_and(|m| cosine < m) {
             continue;
         }

@@ -70,7 +70,8 @@ impl AtomicOutput {
     }
 }
 
-fn parent_dir(path: &Path) -> PathBuf {
+/// The directory a file is written in (`.` for a bare file name).
+pub fn parent_dir(path: &Path) -> PathBuf {
     match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),

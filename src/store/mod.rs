@@ -10,7 +10,7 @@ mod inputs;
 mod provenance;
 mod vectors;
 
-pub use atomic::AtomicOutput;
+pub use atomic::{parent_dir, AtomicOutput};
 pub use embeddings::{EmbeddingBatch, EmbeddingReader, ReadOptions};
 pub use error::{InputError, StoreError};
 pub use faces::{faces_schema, FacesWriter};

@@ -1,0 +1,86 @@
+//! A result table being written: Parquet with Snappy and provenance metadata, into a hidden
+//! temporary file that appears at its destination only when finished (a killed job leaves
+//! no half-written output).
+
+use std::fs::File;
+use std::path::Path;
+
+use arrow::array::{ArrayRef, RecordBatch};
+use arrow::datatypes::SchemaRef;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::Compression;
+use parquet::file::properties::WriterProperties;
+
+use crate::store::{AtomicOutput, Provenance, StoreError};
+
+/// Rows buffered by the job-specific writers before a batch goes to the file.
+pub const FLUSH_ROWS: usize = 65_536;
+
+/// Streams record batches of one schema into an atomic Parquet output.
+pub struct TableWriter {
+    out: AtomicOutput,
+    writer: ArrowWriter<File>,
+    schema: SchemaRef,
+    rows: u64,
+}
+
+impl TableWriter {
+    /// Starts writing `path` with `schema`.
+    pub fn create(
+        path: &Path,
+        schema: SchemaRef,
+        provenance: &Provenance,
+    ) -> Result<Self, StoreError> {
+        let out = AtomicOutput::create(path)?;
+        let props = WriterProperties::builder()
+            .set_compression(Compression::SNAPPY)
+            .set_key_value_metadata(Some(provenance.to_key_values()))
+            .build();
+        let writer = ArrowWriter::try_new(out.file()?, schema.clone(), Some(props))
+            .map_err(|e| parquet_error(path, e))?;
+        Ok(Self {
+            out,
+            writer,
+            schema,
+            rows: 0,
+        })
+    }
+
+    /// The destination path.
+    pub fn dest(&self) -> &Path {
+        self.out.dest()
+    }
+
+    /// Appends one batch made of `columns` (in schema order).
+    pub fn write(&mut self, columns: Vec<ArrayRef>) -> Result<(), StoreError> {
+        let batch = RecordBatch::try_new(self.schema.clone(), columns).map_err(|e| {
+            StoreError::Arrow {
+                path: self.out.dest().to_path_buf(),
+                source: e,
+            }
+        })?;
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        self.writer
+            .write(&batch)
+            .map_err(|e| parquet_error(self.out.dest(), e))?;
+        self.rows += batch.num_rows() as u64;
+        Ok(())
+    }
+
+    /// Closes the file and moves it into place; returns the rows written.
+    pub fn finish(self) -> Result<u64, StoreError> {
+        let path = self.out.dest().to_path_buf();
+        self.writer.close().map_err(|e| parquet_error(&path, e))?;
+        self.out.commit()?;
+        Ok(self.rows)
+    }
+}
+
+fn parquet_error(path: &Path, source: parquet::errors::ParquetError) -> StoreError {
+    StoreError::Parquet {
+        path: path.to_path_buf(),
+        source,
+    }
+}
