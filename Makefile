@@ -7,8 +7,9 @@ CARGO ?= cargo
 setup:
 	bash scripts/setup.sh
 
-## Format check, lints, and every test (what CI runs).
+## Format check, lints, and every test (what CI runs; installs Chromium for the report test).
 test: setup
+	bash scripts/setup-browser.sh
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
 	$(CARGO) test

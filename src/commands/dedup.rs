@@ -63,9 +63,8 @@ pub fn run(args: &DedupArgs, out: &Output) -> Result<()> {
     for i in 0..gallery.shards().len() {
         meta.ids(i)?;
     }
-    let id = |row: u64| -> &str {
-        jobs::face_id_of(&gallery, &meta, row).expect("ids loaded above")
-    };
+    let id =
+        |row: u64| -> &str { jobs::face_id_of(&gallery, &meta, row).expect("ids loaded above") };
     let cluster_params = ClusterParams {
         min_faces: args.min_faces,
         min_cluster: args.min_cluster,

@@ -28,7 +28,14 @@ pub fn run(args: &WatchlistArgs, out: &Output) -> Result<()> {
         ..ReadOptions::default()
     };
     let progress = Progress::new("watchlist", "faces", Some(total));
-    let s = jobs::watchlist(&gallery, files, read, &args.output, &params, Some(&progress))?;
+    let s = jobs::watchlist(
+        &gallery,
+        files,
+        read,
+        &args.output,
+        &params,
+        Some(&progress),
+    )?;
     progress.finish();
     tracing::info!(
         event = "watchlist_done",

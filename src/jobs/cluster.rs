@@ -88,9 +88,7 @@ pub fn cluster(
     // Best core neighbour of each non-core face: (cosine, row).
     let mut best: Vec<(f32, u64)> = vec![(f32::NEG_INFINITY, u64::MAX); n];
     let better = |c: f32, row: u64, cur: (f32, u64)| {
-        cur.1 == u64::MAX
-            || c > cur.0
-            || (c == cur.0 && id_cmp(row, cur.1) == Ordering::Less)
+        cur.1 == u64::MAX || c > cur.0 || (c == cur.0 && id_cmp(row, cur.1) == Ordering::Less)
     };
     edges.for_each(|e| {
         let (a, b) = (e.a as usize, e.b as usize);

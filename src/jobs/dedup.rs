@@ -15,8 +15,8 @@ use super::pairs::PairsWriter;
 use super::threshold::{check_threshold, prefilter_radius};
 use super::{JobError, MetaCache};
 use crate::progress::Progress;
-use crate::scan::selfjoin::{self_join_span, span_pairs, spans, PairCandidate};
 use crate::scan::row_dot;
+use crate::scan::selfjoin::{self_join_span, span_pairs, spans, PairCandidate};
 use crate::store::{Gallery, Provenance};
 
 /// Rows per span of the self-join (a unit of parallel work).

@@ -53,12 +53,11 @@ impl TableWriter {
 
     /// Appends one batch made of `columns` (in schema order).
     pub fn write(&mut self, columns: Vec<ArrayRef>) -> Result<(), StoreError> {
-        let batch = RecordBatch::try_new(self.schema.clone(), columns).map_err(|e| {
-            StoreError::Arrow {
+        let batch =
+            RecordBatch::try_new(self.schema.clone(), columns).map_err(|e| StoreError::Arrow {
                 path: self.out.dest().to_path_buf(),
                 source: e,
-            }
-        })?;
+            })?;
         if batch.num_rows() == 0 {
             return Ok(());
         }

@@ -185,15 +185,35 @@ fn growth_exponent(points: &[(usize, usize)]) -> f64 {
     (sxy / sxx).clamp(0.25, 1.0)
 }
 
-/// The radius keeping [`PAIR_KEEP`] of the pairs (the largest distance seen when there are
-/// too few pairs for that quantile to mean anything).
+/// One-sided normal quantile of [`PAIR_KEEP`] (99.99%).
+const PAIR_KEEP_Z: f64 = 3.719;
+
+/// The radius keeping [`PAIR_KEEP`] of the pairs. With too few pairs for that quantile to be
+/// read off the histogram, a normal tail estimate (mean + 3.72 sd of the distances), or the
+/// largest distance seen when that is larger: the largest of a few hundred pairs alone would
+/// miss about one pair in a few hundred.
 fn radius_from_histogram(hist: &[u64]) -> Option<u32> {
     let total: u64 = hist.iter().sum();
     if total == 0 {
         return None;
     }
     if total < MIN_PAIRS_FOR_QUANTILE {
-        return hist.iter().rposition(|&c| c > 0).map(|r| r as u32);
+        let largest = hist.iter().rposition(|&c| c > 0)? as u32;
+        let n = total as f64;
+        let mean = hist
+            .iter()
+            .enumerate()
+            .map(|(d, &c)| d as f64 * c as f64)
+            .sum::<f64>()
+            / n;
+        let var = hist
+            .iter()
+            .enumerate()
+            .map(|(d, &c)| (d as f64 - mean).powi(2) * c as f64)
+            .sum::<f64>()
+            / n;
+        let tail = (mean + PAIR_KEEP_Z * var.sqrt()).ceil() as u32;
+        return Some(largest.max(tail).min((hist.len() - 1) as u32));
     }
     let need = (PAIR_KEEP * total as f64).ceil() as u64;
     let mut cumulative = 0;
@@ -230,10 +250,18 @@ mod tests {
         let mut hist = vec![0u64; 65];
         hist[3] = 5;
         hist[9] = 1;
+        // Few pairs: mean 4, sd √5, 4 + 3.719·2.236 = 12.3 → 13.
+        assert_eq!(
+            radius_from_histogram(&hist),
+            Some(13),
+            "few pairs: normal tail"
+        );
+        hist[3] = 0;
+        hist[9] = 1;
         assert_eq!(
             radius_from_histogram(&hist),
             Some(9),
-            "few pairs: largest distance"
+            "one pair: the largest seen"
         );
         let mut hist = vec![0u64; 65];
         hist[10] = 99_990;

@@ -116,9 +116,15 @@ pub fn range_group(
     let mut dist = vec![0u32; chunk_blocks(words) * BLOCK_ROWS];
     for (s, shard) in gallery.shards().iter().enumerate() {
         for chunk in shard_chunks(gallery, s, 0) {
-            scan_chunk(gallery, kernel, queries, chunk, radius, &mut dist, |q, row, d| {
-                lists[q].push((d, shard.first_row + row as u64))
-            });
+            scan_chunk(
+                gallery,
+                kernel,
+                queries,
+                chunk,
+                radius,
+                &mut dist,
+                |q, row, d| lists[q].push((d, shard.first_row + row as u64)),
+            );
         }
     }
     lists

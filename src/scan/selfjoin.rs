@@ -82,12 +82,20 @@ pub fn self_join_span(
         let later_shards = (span.shard + 1..shards.len()).flat_map(|s| shard_chunks(gallery, s, 0));
         for chunk in shard_chunks(gallery, span.shard, g0 / BLOCK_ROWS).chain(later_shards) {
             let base = shards[chunk.shard].first_row;
-            scan_chunk(gallery, kernel, queries, chunk, radius, &mut dist, |q, row, d| {
-                let (a, b) = (a0 + q as u64, base + row as u64);
-                if b > a && home.is_live(g0 + q) {
-                    out.push(PairCandidate { a, b, hamming: d });
-                }
-            });
+            scan_chunk(
+                gallery,
+                kernel,
+                queries,
+                chunk,
+                radius,
+                &mut dist,
+                |q, row, d| {
+                    let (a, b) = (a0 + q as u64, base + row as u64);
+                    if b > a && home.is_live(g0 + q) {
+                        out.push(PairCandidate { a, b, hamming: d });
+                    }
+                },
+            );
         }
     }
     out.sort_unstable();

@@ -140,3 +140,73 @@ pub fn read_vectors(path: &Path) -> (Vec<f32>, usize) {
     }
     (all, dim)
 }
+
+/// Every row of a Parquet file as one record batch, with its key-value metadata.
+pub fn read_table(
+    path: &Path,
+) -> (
+    arrow::array::RecordBatch,
+    std::collections::HashMap<String, String>,
+) {
+    let file = std::fs::File::open(path).expect("open parquet");
+    let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .expect("parquet file");
+    let kv = builder
+        .metadata()
+        .file_metadata()
+        .key_value_metadata()
+        .map(|v| {
+            v.iter()
+                .map(|e| (e.key.clone(), e.value.clone().unwrap_or_default()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let schema = builder.schema().clone();
+    let batches: Vec<_> = builder
+        .build()
+        .expect("reader")
+        .map(|b| b.expect("batch"))
+        .collect();
+    (
+        arrow::compute::concat_batches(&schema, &batches).expect("one schema"),
+        kv,
+    )
+}
+
+/// Column `name` of `batch` as strings (nulls as `None`).
+pub fn strings(batch: &arrow::array::RecordBatch, name: &str) -> Vec<Option<String>> {
+    use arrow::array::Array;
+    let col = batch.column_by_name(name).expect("column");
+    let col = col
+        .as_any()
+        .downcast_ref::<arrow::array::StringArray>()
+        .expect("Utf8 column");
+    (0..col.len())
+        .map(|i| col.is_valid(i).then(|| col.value(i).to_string()))
+        .collect()
+}
+
+/// Column `name` of `batch` as f32 values.
+pub fn floats(batch: &arrow::array::RecordBatch, name: &str) -> Vec<f32> {
+    let col = batch.column_by_name(name).expect("column");
+    col.as_any()
+        .downcast_ref::<arrow::array::Float32Array>()
+        .expect("Float32 column")
+        .values()
+        .to_vec()
+}
+
+/// Column `name` of `batch` as u32 values.
+pub fn u32s(batch: &arrow::array::RecordBatch, name: &str) -> Vec<u32> {
+    let col = batch.column_by_name(name).expect("column");
+    col.as_any()
+        .downcast_ref::<arrow::array::UInt32Array>()
+        .expect("UInt32 column")
+        .values()
+        .to_vec()
+}
+
+/// The columns of a table (its data, without the schema's provenance metadata).
+pub fn columns(batch: &arrow::array::RecordBatch) -> Vec<arrow::array::ArrayRef> {
+    batch.columns().to_vec()
+}

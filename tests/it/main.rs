@@ -4,9 +4,11 @@
 mod bad_input;
 mod cli;
 mod common;
+mod dedup;
 mod gallery;
 mod identify;
 mod interop;
 mod quant;
 mod reader;
 mod synth;
+mod watchlist;

@@ -154,7 +154,9 @@ pub fn write_report(
             });
         }
         summary.faces_shown += faces.len();
-        let (s, r) = gallery.locate(c.representative).expect("row of the gallery");
+        let (s, r) = gallery
+            .locate(c.representative)
+            .expect("row of the gallery");
         views.push(ClusterView {
             id: meta.face(s, r)?.0.to_string(),
             size: c.members.len(),
