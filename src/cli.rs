@@ -371,6 +371,8 @@ pub enum BenchWhat {
     /// Scan kernels, read bandwidth, batched exact top-100, identify throughput and recall@1
     /// against exact cosine, single-query latency, memory.
     Scan(BenchScanArgs),
+    /// Dedup self-join: time, code pairs/s, and pair recall against exact brute force.
+    Dedup(BenchDedupArgs),
     /// Recall and speed against FAISS, HNSWLIB, USearch and ScaNN.
     Ann,
     /// Photo embedding throughput.
@@ -436,6 +438,26 @@ pub struct BenchScanArgs {
     /// Write the gallery and query codes row-major here (for `scripts/compare_peers.py`).
     #[arg(long)]
     pub export_codes: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchDedupArgs {
+    /// Gallery to deduplicate.
+    #[arg(long)]
+    pub gallery: PathBuf,
+    /// Cosine threshold.
+    #[arg(long, default_value_t = 0.5, allow_negative_numbers = true)]
+    pub threshold: f32,
+    /// Hamming prefilter radius (default: calibrated).
+    #[arg(long)]
+    pub radius: Option<u32>,
+    /// Also find every pair by brute force (matrix products over all pairs) and report the
+    /// pair recall; holds the gallery's floats in memory.
+    #[arg(long)]
+    pub exact: bool,
+    /// Also write the report as JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -1,5 +1,6 @@
 //! Benchmark and evaluation helpers: the `synth` data generator and similarity statistics.
 
+pub mod dedup;
 pub mod memory;
 pub mod quant;
 pub mod scan;

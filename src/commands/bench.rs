@@ -6,12 +6,13 @@ use faceflash_batch::bench::synth::{write_dataset, SynthParams};
 use faceflash_batch::quant::FitParams;
 
 use super::{unavailable, Output, UsageError};
-use crate::cli::{BenchArgs, BenchQuantArgs, BenchScanArgs, BenchWhat};
+use crate::cli::{BenchArgs, BenchDedupArgs, BenchQuantArgs, BenchScanArgs, BenchWhat};
 
 pub fn run(args: &BenchArgs, out: &Output) -> Result<()> {
     match &args.what {
         BenchWhat::Quant(a) => quant(a, out),
         BenchWhat::Scan(a) => scan(a, out),
+        BenchWhat::Dedup(a) => dedup(a, out),
         BenchWhat::Ann => unavailable::run("bench ann"),
         BenchWhat::Embed => unavailable::run("bench embed"),
     }
@@ -197,5 +198,50 @@ fn export_codes(
         "bits": gallery.bits(),
     });
     std::fs::write(dir.join("codes.json"), serde_json::to_vec_pretty(&meta)?)?;
+    Ok(())
+}
+
+fn dedup(args: &BenchDedupArgs, out: &Output) -> Result<()> {
+    use faceflash_batch::bench::dedup as dedup_bench;
+    use faceflash_batch::store::Gallery;
+    super::check_threshold(args.threshold)?;
+    let gallery = Gallery::open(&args.gallery)?;
+    let temp = tempfile::tempdir()?;
+    let r = dedup_bench::run(
+        &gallery,
+        &temp.path().join("pairs.parquet"),
+        args.threshold,
+        args.radius,
+        args.exact,
+    )?;
+    let d = &r.dedup;
+    out.say(format!(
+        "dedup of {} faces at cosine ≥ {} (Hamming radius {}, {} kernel, {} threads): {:.1} s, \
+         {:.3} G code pairs/s, {} pairs ({} candidates checked exactly), heap {} MB",
+        d.faces,
+        d.threshold,
+        d.radius,
+        d.kernel,
+        rayon::current_num_threads(),
+        d.seconds,
+        d.pairs_per_second / 1e9,
+        d.pairs,
+        d.candidates,
+        r.resident_after_dedup.map_or("-".into(), |m| format!("{:.0}", m.anon as f64 / 1e6)),
+    ));
+    if let (Some(exact), Some(recall), Some(false_pairs), Some(s)) = (
+        r.exact_pairs,
+        r.pair_recall,
+        r.false_pairs,
+        r.brute_force_seconds,
+    ) {
+        out.say(format!(
+            "brute force: {exact} exact pairs in {s:.1} s; pair recall {:.4}%, {false_pairs} false pairs",
+            recall * 100.0
+        ));
+    }
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_string_pretty(&r)?)?;
+    }
     Ok(())
 }

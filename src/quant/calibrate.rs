@@ -31,7 +31,8 @@ const MIN_SUBSAMPLE_ROWS: usize = 2_000;
 struct BlockResult {
     /// Per stride, the rank of each query's exact neighbour within that subsample.
     ranks: Vec<Vec<usize>>,
-    histograms: Vec<Vec<u64>>,
+    /// (cosine, Hamming distance) of every pair at or above the lowest radius threshold.
+    pairs: Vec<(f32, u32)>,
 }
 
 /// Measures the calibration table for `queries` against `database` (row-major unit
@@ -60,7 +61,7 @@ pub fn calibrate(
             let cos = q.dot(&db.t());
             let mut result = BlockResult {
                 ranks: vec![Vec::with_capacity(rows); STRIDES.len()],
-                histograms: vec![vec![0u64; bits + 1]; RADIUS_THRESHOLDS.len()],
+                pairs: Vec::new(),
             };
             let mut dist = vec![0u32; n_db];
             for i in 0..rows {
@@ -83,12 +84,7 @@ pub fn calibrate(
                 }
                 for (&c, &d) in row.iter().zip(&dist) {
                     if c >= RADIUS_THRESHOLDS[0] {
-                        for (t, hist) in RADIUS_THRESHOLDS.iter().zip(result.histograms.iter_mut())
-                        {
-                            if c >= *t {
-                                hist[d as usize] += 1;
-                            }
-                        }
+                        result.pairs.push((c, d));
                     }
                 }
             }
@@ -120,12 +116,7 @@ pub fn calibrate(
         .iter()
         .flat_map(|b| b.ranks[0].iter().copied())
         .collect();
-    let mut histograms = vec![vec![0u64; bits + 1]; RADIUS_THRESHOLDS.len()];
-    for b in &blocks {
-        for (total, h) in histograms.iter_mut().zip(&b.histograms) {
-            total.iter_mut().zip(h).for_each(|(t, v)| *t += v);
-        }
-    }
+    let pairs: Vec<(f32, u32)> = blocks.iter().flat_map(|b| b.pairs.iter().copied()).collect();
     ranks.sort_unstable();
     let recall_at = |c: usize| ranks.partition_point(|&r| r <= c) as f64 / n_q as f64;
     let mut recall: Vec<RecallPoint> = [
@@ -142,15 +133,7 @@ pub fn calibrate(
     .collect();
     recall.dedup_by_key(|p| p.candidates);
     let candidates_target = Some(ranks[index]);
-    let radii = RADIUS_THRESHOLDS
-        .iter()
-        .zip(&histograms)
-        .map(|(&cosine, hist)| RadiusPoint {
-            cosine,
-            radius: radius_from_histogram(hist),
-            pairs: hist.iter().sum(),
-        })
-        .collect();
+    let radii = radii(&pairs, bits as u32);
     Calibration {
         queries: n_q,
         database_rows: n_db,
@@ -187,43 +170,76 @@ fn growth_exponent(points: &[(usize, usize)]) -> f64 {
 
 /// One-sided normal quantile of [`PAIR_KEEP`] (99.99%).
 const PAIR_KEEP_Z: f64 = 3.719;
+/// Below this many pairs no line is fitted: each threshold's radius is the largest distance
+/// seen at or above it.
+const MIN_PAIRS_FOR_FIT: usize = 30;
 
-/// The radius keeping [`PAIR_KEEP`] of the pairs. With too few pairs for that quantile to be
-/// read off the histogram, a normal tail estimate (mean + 3.72 sd of the distances), or the
-/// largest distance seen when that is larger: the largest of a few hundred pairs alone would
-/// miss about one pair in a few hundred.
-fn radius_from_histogram(hist: &[u64]) -> Option<u32> {
-    let total: u64 = hist.iter().sum();
-    if total == 0 {
+/// The Hamming radius of each of [`RADIUS_THRESHOLDS`] from the (cosine, distance) pairs at or
+/// above the lowest threshold.
+///
+/// Distances fall almost linearly with the cosine, so all pairs are pooled: a least-squares
+/// line d ≈ α + β·c, then the [`PAIR_KEEP`] quantile q of the residuals (a normal tail
+/// estimate, mean + 3.72 sd, below [`MIN_PAIRS_FOR_QUANTILE`] residuals), and the radius at
+/// threshold t is α + β·t + q — never below the largest distance seen at or above t when the
+/// pairs are too few for a quantile. Pooling matters on large archives: a calibration sample
+/// holds few same-person pairs at high cosines, and the largest of a few hundred would miss
+/// about one pair in a few hundred. Most pooled pairs sit near the lowest threshold, where
+/// the spread is widest, so the residual quantile errs on the safe side at higher ones.
+fn radii(pairs: &[(f32, u32)], bits: u32) -> Vec<RadiusPoint> {
+    let largest_at = |t: f32| pairs.iter().filter(|p| p.0 >= t).map(|p| p.1).max();
+    let count_at = |t: f32| pairs.iter().filter(|p| p.0 >= t).count() as u64;
+    let line = fit_line(pairs);
+    RADIUS_THRESHOLDS
+        .iter()
+        .map(|&t| {
+            let largest = largest_at(t);
+            let radius = match line {
+                Some((alpha, beta, q, quantile)) => {
+                    let predicted = (alpha + beta * t as f64 + q).ceil().max(0.0) as u32;
+                    Some(match (quantile, largest) {
+                        (false, Some(l)) => predicted.max(l),
+                        _ => predicted,
+                    })
+                }
+                None => largest,
+            };
+            RadiusPoint {
+                cosine: t,
+                radius: radius.map(|r| r.min(bits)),
+                pairs: count_at(t),
+            }
+        })
+        .collect()
+}
+
+/// (α, β, residual quantile, whether the quantile was read off the data rather than a normal
+/// estimate) of the least-squares line of distance on cosine; `None` with too few pairs.
+fn fit_line(pairs: &[(f32, u32)]) -> Option<(f64, f64, f64, bool)> {
+    if pairs.len() < MIN_PAIRS_FOR_FIT {
         return None;
     }
-    if total < MIN_PAIRS_FOR_QUANTILE {
-        let largest = hist.iter().rposition(|&c| c > 0)? as u32;
-        let n = total as f64;
-        let mean = hist
-            .iter()
-            .enumerate()
-            .map(|(d, &c)| d as f64 * c as f64)
-            .sum::<f64>()
-            / n;
-        let var = hist
-            .iter()
-            .enumerate()
-            .map(|(d, &c)| (d as f64 - mean).powi(2) * c as f64)
-            .sum::<f64>()
-            / n;
-        let tail = (mean + PAIR_KEEP_Z * var.sqrt()).ceil() as u32;
-        return Some(largest.max(tail).min((hist.len() - 1) as u32));
+    let n = pairs.len() as f64;
+    let mc = pairs.iter().map(|p| p.0 as f64).sum::<f64>() / n;
+    let md = pairs.iter().map(|p| p.1 as f64).sum::<f64>() / n;
+    let scc: f64 = pairs.iter().map(|p| (p.0 as f64 - mc).powi(2)).sum();
+    let scd: f64 = pairs
+        .iter()
+        .map(|p| (p.0 as f64 - mc) * (p.1 as f64 - md))
+        .sum();
+    let beta = if scc > 1e-12 { scd / scc } else { 0.0 };
+    let alpha = md - beta * mc;
+    let mut resid: Vec<f64> = pairs
+        .iter()
+        .map(|p| p.1 as f64 - (alpha + beta * p.0 as f64))
+        .collect();
+    if pairs.len() >= MIN_PAIRS_FOR_QUANTILE as usize {
+        let k = ((PAIR_KEEP * n).ceil() as usize).clamp(1, pairs.len()) - 1;
+        let (_, q, _) = resid.select_nth_unstable_by(k, f64::total_cmp);
+        return Some((alpha, beta, *q, true));
     }
-    let need = (PAIR_KEEP * total as f64).ceil() as u64;
-    let mut cumulative = 0;
-    for (r, &c) in hist.iter().enumerate() {
-        cumulative += c;
-        if cumulative >= need {
-            return Some(r as u32);
-        }
-    }
-    Some((hist.len() - 1) as u32)
+    let mean = resid.iter().sum::<f64>() / n;
+    let sd = (resid.iter().map(|e| (e - mean).powi(2)).sum::<f64>() / n).sqrt();
+    Some((alpha, beta, mean + PAIR_KEEP_Z * sd, false))
 }
 
 #[cfg(test)]
@@ -246,29 +262,34 @@ mod tests {
     }
 
     #[test]
-    fn radius_is_a_quantile_or_the_maximum() {
-        let mut hist = vec![0u64; 65];
-        hist[3] = 5;
-        hist[9] = 1;
-        // Few pairs: mean 4, sd √5, 4 + 3.719·2.236 = 12.3 → 13.
-        assert_eq!(
-            radius_from_histogram(&hist),
-            Some(13),
-            "few pairs: normal tail"
-        );
-        hist[3] = 0;
-        hist[9] = 1;
-        assert_eq!(
-            radius_from_histogram(&hist),
-            Some(9),
-            "one pair: the largest seen"
-        );
-        let mut hist = vec![0u64; 65];
-        hist[10] = 99_990;
-        hist[20] = 9;
-        hist[40] = 1;
-        // 99.99% of 100,000 = 99,990 pairs are within 10.
-        assert_eq!(radius_from_histogram(&hist), Some(10));
-        assert_eq!(radius_from_histogram(&[0, 0]), None);
+    fn radii_follow_a_pooled_line_with_a_residual_quantile() {
+        // d = 300 - 200·c exactly, plus one far outlier among 20,001 pairs: a 99.99% quantile
+        // ignores the outlier, and the line gives radii where no pair was seen.
+        let mut pairs: Vec<(f32, u32)> = (0..20_000)
+            .map(|i| {
+                let c = 0.3 + 0.2 * (i as f32 / 20_000.0);
+                (c, (300.0 - 200.0 * c as f64).round() as u32)
+            })
+            .collect();
+        pairs.push((0.31, 400));
+        let r = radii(&pairs, 512);
+        assert_eq!(r.len(), RADIUS_THRESHOLDS.len());
+        let expect = [240u32, 220, 200, 180, 160];
+        for (p, want) in r.iter().zip(expect) {
+            let got = p.radius.unwrap();
+            assert!(got.abs_diff(want) <= 1, "{}: {got} vs {want}", p.cosine);
+        }
+        assert_eq!(r[4].pairs, 0, "no pair at 0.7, a radius all the same");
+        // Few pairs: never below the largest seen.
+        let few = [(0.5f32, 100u32); 40];
+        let mut few = few.to_vec();
+        few.push((0.9, 150));
+        let r = radii(&few, 512);
+        assert!(r[2].radius.unwrap() >= 150);
+        // Too few for a line: the largest seen, none where nothing was seen.
+        let r = radii(&[(0.45, 90), (0.65, 70)], 512);
+        assert_eq!(r[0].radius, Some(90));
+        assert_eq!(r[3].radius, Some(70));
+        assert_eq!(r[4].radius, None);
     }
 }
