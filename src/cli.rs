@@ -307,20 +307,35 @@ pub struct WatchlistArgs {
 
 #[derive(Debug, Args)]
 pub struct SqlArgs {
-    /// SQL to run (or use -f).
+    /// SQL to run: one or more statements separated by `;` (or use -f).
     pub query: Option<String>,
     /// File of SQL statements.
-    #[arg(short, long)]
+    #[arg(short, long, conflicts_with = "query")]
     pub file: Option<PathBuf>,
-    /// Register a Parquet file or directory as a table: name=path.
-    #[arg(long)]
+    /// Register a Parquet file or directory as a table: name=path (repeatable).
+    #[arg(long, value_name = "NAME=PATH")]
     pub table: Vec<String>,
-    /// Register a gallery as a table: name=dir.
-    #[arg(long)]
+    /// Register a gallery as a table (face_id, identity, …, code): name=dir (repeatable).
+    #[arg(long, value_name = "NAME=DIR")]
     pub gallery: Vec<String>,
-    /// Write the result to a .parquet, .csv or .json file.
+    /// Write the last statement's result to a .parquet, .csv or .json (one object per line)
+    /// file, atomically.
     #[arg(short, long)]
     pub output: Option<PathBuf>,
+    /// How results are printed on stdout.
+    #[arg(long, value_enum, default_value_t = SqlFormat::Table)]
+    pub format: SqlFormat,
+}
+
+/// Result format on stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SqlFormat {
+    /// An aligned text table.
+    Table,
+    /// CSV with a header.
+    Csv,
+    /// One JSON object per row.
+    Json,
 }
 
 #[derive(Debug, Args)]

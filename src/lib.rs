@@ -6,6 +6,7 @@
 //! - [`quant`]: the PCA+ITQ binary quantizer (fit, encode, `.ffq` file, calibration);
 //! - [`scan`]: Hamming kernels, top-C selection, the blocked batch scan, rerank and search;
 //! - [`jobs`]: batch jobs over galleries (identify), streaming into Parquet results;
+//! - `sql` (feature `sql`): DataFusion UDFs and table functions (`register_all`);
 //! - [`bench`]: data generators and evaluation helpers (the `synth` data set);
 //! - [`progress`]: progress reporting that works on a terminal and under cron/Airflow.
 //!
@@ -19,6 +20,8 @@ pub mod linalg;
 pub mod progress;
 pub mod quant;
 pub mod scan;
+#[cfg(feature = "sql")]
+pub mod sql;
 pub mod store;
 
 /// Version of this tool, recorded in every output's provenance.

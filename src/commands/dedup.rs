@@ -60,27 +60,11 @@ pub fn run(args: &DedupArgs, out: &Output) -> Result<()> {
         return Ok(());
     };
     let meta = MetaCache::new(&gallery);
-    for i in 0..gallery.shards().len() {
-        meta.ids(i)?;
-    }
-    let id =
-        |row: u64| -> &str { jobs::face_id_of(&gallery, &meta, row).expect("ids loaded above") };
     let cluster_params = ClusterParams {
         min_faces: args.min_faces,
         min_cluster: args.min_cluster,
     };
-    let rows = gallery.total_rows();
-    let live = |row: u64| {
-        let (s, r) = gallery.locate(row).expect("row of the gallery");
-        gallery.shards()[s].is_live(r)
-    };
-    let (clusters, stats) = jobs::cluster(
-        rows,
-        live,
-        &mut edges,
-        |a, b| id(a).cmp(id(b)),
-        &cluster_params,
-    )?;
+    let (clusters, stats) = jobs::cluster_gallery(&gallery, &meta, &mut edges, &cluster_params)?;
     if let Some(path) = &args.clusters {
         let mut provenance = Provenance::new("dedup");
         provenance

@@ -8,6 +8,8 @@ mod gallery;
 mod identify;
 mod index;
 mod inspect;
+#[cfg(feature = "sql")]
+mod sql;
 mod synth;
 mod unavailable;
 mod watchlist;
@@ -55,6 +57,9 @@ pub fn run(command: Command, out: &Output) -> anyhow::Result<()> {
         Command::Identify(args) => identify::run(&args, out),
         Command::Dedup(args) => dedup::run(&args, out),
         Command::Watchlist(args) => watchlist::run(&args, out),
+        #[cfg(feature = "sql")]
+        Command::Sql(args) => sql::run(&args, out),
+        #[cfg(not(feature = "sql"))]
         Command::Sql(_) => unavailable::run("sql"),
         Command::Gallery(args) => gallery::run(&args, out),
         Command::Bench(args) => bench::run(&args, out),

@@ -15,7 +15,8 @@ use std::cmp::Ordering;
 use serde::Serialize;
 
 use super::edges::EdgeFile;
-use crate::store::StoreError;
+use super::{face_id_of, JobError, MetaCache};
+use crate::store::{Gallery, StoreError};
 
 /// Parameters of the clustering.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,6 +164,31 @@ pub fn cluster(
     });
     stats.clusters = clusters.len() as u64;
     Ok((clusters, stats))
+}
+
+/// Clusters the live faces of `gallery` from the dedup pairs in `edges`, ordering by face id
+/// (read once into `meta`).
+pub fn cluster_gallery(
+    gallery: &Gallery,
+    meta: &MetaCache,
+    edges: &mut EdgeFile,
+    params: &ClusterParams,
+) -> Result<(Vec<Cluster>, ClusterStats), JobError> {
+    for i in 0..gallery.shards().len() {
+        meta.ids(i)?;
+    }
+    let id = |row: u64| face_id_of(gallery, meta, row).expect("ids loaded above");
+    let live = |row: u64| {
+        let (s, r) = gallery.locate(row).expect("row of the gallery");
+        gallery.shards()[s].is_live(r)
+    };
+    Ok(cluster(
+        gallery.total_rows(),
+        live,
+        edges,
+        |a, b| id(a).cmp(id(b)),
+        params,
+    )?)
 }
 
 fn find(parent: &mut [u64], mut x: u64) -> u64 {

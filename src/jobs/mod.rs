@@ -15,7 +15,7 @@ mod table;
 mod threshold;
 pub mod watchlist;
 
-pub use cluster::{cluster, ClusterParams, ClusterStats};
+pub use cluster::{cluster, cluster_gallery, ClusterParams, ClusterStats};
 pub use clusters_table::{clusters_schema, face_id_of, write_clusters};
 pub use dedup::{dedup, dedup_work, DedupOutput, DedupParams, DedupSummary};
 pub use edges::{Edge, EdgeFile, EdgeSpill};

@@ -36,7 +36,10 @@ pub use maintain::{
     compact, info, remove, verify, CompactSummary, GalleryInfo, RemoveSummary, VerifyReport,
 };
 pub use manifest::{FileEntry, Manifest, ShardEntry, TombstoneEntry, MANIFEST, QUANTIZER};
-pub use meta::{for_each_batch as read_meta_batches, read_ids, schema_of as read_meta_schema};
+pub use meta::{
+    filter_rows as filter_meta_rows, for_each_batch as read_meta_batches, read_ids,
+    schema_of as read_meta_schema,
+};
 pub use tombstones::{RowBitmap, Tombstones};
 pub use writer::{GalleryWriter, IndexSummary};
 

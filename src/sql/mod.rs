@@ -1,0 +1,34 @@
+//! SQL over faces and results: DataFusion scalar UDFs and table functions backed by the scan
+//! engine, registered on a session by [`register_all`] (the convention of
+//! `datafusion-functions-json`). Every name has the `ff_` prefix so it never collides with
+//! DataFusion's own (`cosine_distance`, `array_distance`).
+//!
+//! Scalar: `ff_hamming(code, code)`, `ff_popcount(code)`, `ff_hex(code)`,
+//! `ff_cosine(embedding, embedding)`, `ff_encode(embedding, 'quantizer.ffq' | 'gallery/')`.
+//! Tables: `ff_gallery('gallery/')`.
+
+mod codes;
+mod cosine;
+mod encode;
+mod gallery_table;
+mod vectors;
+
+use std::sync::Arc;
+
+use datafusion::logical_expr::ScalarUDF;
+use datafusion::prelude::SessionContext;
+
+pub use codes::{FfHamming, FfHex, FfPopcount};
+pub use cosine::{cosine, FfCosine};
+pub use encode::{quantizer_at, FfEncode};
+pub use gallery_table::{gallery_table, FfGallery};
+
+/// Registers every `ff_*` function on `ctx`.
+pub fn register_all(ctx: &SessionContext) {
+    ctx.register_udf(ScalarUDF::new_from_impl(FfHamming::default()));
+    ctx.register_udf(ScalarUDF::new_from_impl(FfPopcount::default()));
+    ctx.register_udf(ScalarUDF::new_from_impl(FfHex::default()));
+    ctx.register_udf(ScalarUDF::new_from_impl(FfCosine::default()));
+    ctx.register_udf(ScalarUDF::new_from_impl(FfEncode::default()));
+    ctx.register_udtf("ff_gallery", Arc::new(FfGallery));
+}
