@@ -36,14 +36,32 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             let code = commands::exit_code(&err);
+            let message = error_message(&err);
             if json {
-                tracing::error!(event = "error", exit_code = code, "{err:#}");
+                tracing::error!(event = "error", exit_code = code, "{message}");
             } else {
-                eprintln!("error: {err:#}");
+                eprintln!("error: {message}");
             }
             ExitCode::from(code)
         }
     }
+}
+
+/// The error and its causes joined by ": ", leaving out a cause whose text the message
+/// already holds (many errors print their source themselves).
+fn error_message(err: &anyhow::Error) -> String {
+    let mut message = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if message.contains(&text) {
+            continue;
+        }
+        if !message.is_empty() {
+            message.push_str(": ");
+        }
+        message.push_str(&text);
+    }
+    message
 }
 
 fn init_logging(json: bool, quiet: bool) {

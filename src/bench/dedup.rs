@@ -86,10 +86,8 @@ pub fn exact_pairs(gallery: &Gallery, threshold: f32) -> Vec<(u64, u64)> {
     for s in gallery.shards() {
         for r in 0..s.rows() {
             let g = s.first_row as usize + r;
-            s.floats.vector(
-                r,
-                all.row_mut(g).as_slice_mut().expect("contiguous rows"),
-            );
+            s.floats
+                .vector(r, all.row_mut(g).as_slice_mut().expect("contiguous rows"));
             live[g] = s.is_live(r);
         }
     }

@@ -227,7 +227,8 @@ fn dedup(args: &BenchDedupArgs, out: &Output) -> Result<()> {
         d.pairs_per_second / 1e9,
         d.pairs,
         d.candidates,
-        r.resident_after_dedup.map_or("-".into(), |m| format!("{:.0}", m.anon as f64 / 1e6)),
+        r.resident_after_dedup
+            .map_or("-".into(), |m| format!("{:.0}", m.anon as f64 / 1e6)),
     ));
     if let (Some(exact), Some(recall), Some(false_pairs), Some(s)) = (
         r.exact_pairs,

@@ -18,8 +18,9 @@ use crate::cli::{SqlArgs, SqlFormat};
 pub fn run(args: &SqlArgs, out: &Output) -> Result<()> {
     let text = match (&args.query, &args.file) {
         (Some(q), None) => q.clone(),
-        (None, Some(f)) => std::fs::read_to_string(f)
-            .with_context(|| format!("reading {}", f.display()))?,
+        (None, Some(f)) => {
+            std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?
+        }
         _ => return Err(UsageError("give a query or -f FILE".into()).into()),
     };
     let tables = named_paths("--table", &args.table)?;
@@ -35,9 +36,13 @@ pub fn run(args: &SqlArgs, out: &Output) -> Result<()> {
         let ctx = SessionContext::new();
         faceflash_batch::sql::register_all(&ctx);
         for (name, path) in &tables {
-            ctx.register_parquet(name, path.to_string_lossy().as_ref(), ParquetReadOptions::default())
-                .await
-                .map_err(|e| UsageError(format!("--table {name}={}: {e}", path.display())))?;
+            ctx.register_parquet(
+                name,
+                path.to_string_lossy().as_ref(),
+                ParquetReadOptions::default(),
+            )
+            .await
+            .map_err(|e| UsageError(format!("--table {name}={}: {e}", path.display())))?;
         }
         for (name, dir) in &galleries {
             let table = faceflash_batch::sql::gallery_table(dir)?;
@@ -91,7 +96,12 @@ enum FileKind {
 }
 
 fn output_kind(path: &Path) -> Result<FileKind> {
-    match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
+    match path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
         Some("parquet") => Ok(FileKind::Parquet),
         Some("csv") => Ok(FileKind::Csv),
         Some("json") | Some("jsonl") | Some("ndjson") => Ok(FileKind::Json),
@@ -116,7 +126,9 @@ fn write_file(path: &Path, schema: &SchemaRef, batches: &[RecordBatch]) -> Resul
             w.close()?;
         }
         FileKind::Csv => {
-            let mut w = arrow::csv::WriterBuilder::new().with_header(true).build(file);
+            let mut w = arrow::csv::WriterBuilder::new()
+                .with_header(true)
+                .build(file);
             for b in batches {
                 w.write(b)?;
             }
@@ -138,11 +150,14 @@ fn print(batches: &[RecordBatch], schema: &SchemaRef, format: SqlFormat) -> Resu
     let mut lock = stdout.lock();
     match format {
         SqlFormat::Table => {
-            let table = arrow::util::pretty::pretty_format_batches_with_schema(schema.clone(), batches)?;
+            let table =
+                arrow::util::pretty::pretty_format_batches_with_schema(schema.clone(), batches)?;
             writeln!(lock, "{table}")?;
         }
         SqlFormat::Csv => {
-            let mut w = arrow::csv::WriterBuilder::new().with_header(true).build(&mut lock);
+            let mut w = arrow::csv::WriterBuilder::new()
+                .with_header(true)
+                .build(&mut lock);
             for b in batches {
                 w.write(b)?;
             }

@@ -116,7 +116,10 @@ pub fn calibrate(
         .iter()
         .flat_map(|b| b.ranks[0].iter().copied())
         .collect();
-    let pairs: Vec<(f32, u32)> = blocks.iter().flat_map(|b| b.pairs.iter().copied()).collect();
+    let pairs: Vec<(f32, u32)> = blocks
+        .iter()
+        .flat_map(|b| b.pairs.iter().copied())
+        .collect();
     ranks.sort_unstable();
     let recall_at = |c: usize| ranks.partition_point(|&r| r <= c) as f64 / n_q as f64;
     let mut recall: Vec<RecallPoint> = [

@@ -175,7 +175,11 @@ fn constant_against_column(q: Option<&[u8]>, col: &ArrayRef, n: usize) -> Result
             return Ok(kernel_distances(q, fixed));
         }
     }
-    row_by_row(&Codes::Scalar(Some(q.to_vec())), &Codes::Array(col.clone()), n)
+    row_by_row(
+        &Codes::Scalar(Some(q.to_vec())),
+        &Codes::Array(col.clone()),
+        n,
+    )
 }
 
 fn kernel_distances(q: &[u8], col: &FixedSizeBinaryArray) -> UInt32Array {

@@ -51,7 +51,10 @@ impl ScalarUDFImpl for FfCosine {
 
     fn coerce_types(&self, args: &[DataType]) -> Result<Vec<DataType>> {
         let [a, b] = args else {
-            return plan_err!("ff_cosine takes two embeddings, got {} arguments", args.len());
+            return plan_err!(
+                "ff_cosine takes two embeddings, got {} arguments",
+                args.len()
+            );
         };
         if let (Some(x), Some(y)) = (fixed_dim(a), fixed_dim(b)) {
             if x != y {

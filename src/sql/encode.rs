@@ -29,10 +29,7 @@ pub fn quantizer_at(path: &str) -> Result<Arc<Quantizer>> {
         return Ok(q.clone());
     }
     let q = Arc::new(load(&p)?);
-    cache
-        .lock()
-        .expect("quantizer cache")
-        .insert(p, q.clone());
+    cache.lock().expect("quantizer cache").insert(p, q.clone());
     Ok(q)
 }
 

@@ -55,8 +55,9 @@ pub fn gallery_table(dir: &Path) -> Result<MemTable> {
             }
             let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
             columns.push(Arc::new(codes.finish()));
-            let full = RecordBatch::try_new(schema.clone(), columns)
-                .map_err(|e| crate::store::GalleryError::corrupt(&shard.meta_path, e.to_string()))?;
+            let full = RecordBatch::try_new(schema.clone(), columns).map_err(|e| {
+                crate::store::GalleryError::corrupt(&shard.meta_path, e.to_string())
+            })?;
             let live = crate::store::gallery::filter_meta_rows(&full, &keep, &shard.meta_path)?;
             batches.push(live);
             row0 += n;
@@ -84,7 +85,10 @@ pub fn string_arg(func: &str, exprs: &[Expr], i: usize, what: &str) -> Result<St
         Some(Expr::Literal(ScalarValue::Utf8(Some(s)), _))
         | Some(Expr::Literal(ScalarValue::LargeUtf8(Some(s)), _))
         | Some(Expr::Literal(ScalarValue::Utf8View(Some(s)), _)) => Ok(s.clone()),
-        _ => plan_err!("{func}: argument {} must be a string literal: {what}", i + 1),
+        _ => plan_err!(
+            "{func}: argument {} must be a string literal: {what}",
+            i + 1
+        ),
     }
 }
 

@@ -25,9 +25,9 @@ pub fn coerce_embedding(func: &str, t: &DataType) -> Result<DataType> {
             Ok(DataType::List(item(f)?))
         }
         DataType::Null => Ok(DataType::Null),
-        other => plan_err!(
-            "{func} expects an embedding (FixedSizeList or List of Float32), got {other}"
-        ),
+        other => {
+            plan_err!("{func} expects an embedding (FixedSizeList or List of Float32), got {other}")
+        }
     }
 }
 
@@ -107,7 +107,9 @@ fn row_of(a: &ArrayRef, i: usize) -> Result<Option<Cow<'_, [f32]>>> {
 /// A constant result when every argument is constant, else the array.
 pub fn result(args: &[ColumnarValue], array: ArrayRef) -> Result<ColumnarValue> {
     if args.iter().all(|a| matches!(a, ColumnarValue::Scalar(_))) {
-        Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(&array, 0)?))
+        Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(
+            &array, 0,
+        )?))
     } else {
         Ok(ColumnarValue::Array(array))
     }

@@ -56,20 +56,31 @@ fn usage_errors_exit_2() {
 #[test]
 fn subcommands_not_in_this_build_say_so() {
     let dir = tempfile::tempdir().unwrap();
-    let g = dir.path().join("g");
     let cases: Vec<Vec<String>> = vec![vec![
-        "dedup".into(),
-        "--gallery".into(),
-        g.display().to_string(),
-        "--threshold".into(),
-        "0.5".into(),
+        "embed".into(),
+        dir.path().display().to_string(),
         "-o".into(),
-        "p.parquet".into(),
+        "faces.parquet".into(),
     ]];
     for args in cases {
         let out = bin().args(&args).output().unwrap();
         assert_fails_with(&out, 2, &["not yet available"]);
     }
+}
+
+#[test]
+fn a_missing_gallery_is_named_once_with_exit_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = dir.path().join("nowhere");
+    let out = bin()
+        .args(["dedup", "--gallery"])
+        .arg(&g)
+        .args(["--threshold", "0.5", "-o", "p.parquet"])
+        .output()
+        .unwrap();
+    assert_fails_with(&out, 3, &["nowhere: no such gallery"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.matches("no such gallery").count(), 1, "{stderr}");
 }
 
 #[test]

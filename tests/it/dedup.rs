@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, Float32Array, StringArray};
+use arrow::array::{ArrayRef, StringArray};
 use faceflash_batch::scan::dot;
 
 use crate::common::{
@@ -431,7 +431,7 @@ fn photo_gallery(dir: &Path, people: usize, per: usize) -> PathBuf {
     let bbox = arrow::array::FixedSizeListArray::try_new(
         bbox_item,
         4,
-        Arc::new(Float32Array::from(
+        Arc::new(arrow::array::Float32Array::from(
             boxes.iter().flatten().copied().collect::<Vec<_>>(),
         )),
         Some(

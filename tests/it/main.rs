@@ -10,5 +10,6 @@ mod identify;
 mod interop;
 mod quant;
 mod reader;
+mod sql;
 mod synth;
 mod watchlist;

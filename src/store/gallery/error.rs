@@ -17,6 +17,9 @@ pub enum GalleryError {
     /// The manifest cannot be read or does not describe a gallery this build reads.
     #[error("{path}: invalid gallery manifest: {message}")]
     Manifest { path: PathBuf, message: String },
+    /// The gallery directory does not exist.
+    #[error("{path}: no such gallery (the directory does not exist)")]
+    NotFound { path: PathBuf },
     /// A file the manifest lists is missing.
     #[error("{path}: missing gallery file (listed in manifest.json)")]
     Missing { path: PathBuf },
@@ -79,6 +82,7 @@ impl GalleryError {
     pub fn is_bad_input(&self) -> bool {
         match self {
             GalleryError::NotAGallery { .. }
+            | GalleryError::NotFound { .. }
             | GalleryError::Manifest { .. }
             | GalleryError::Missing { .. }
             | GalleryError::Corrupt { .. }

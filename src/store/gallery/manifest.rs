@@ -108,6 +108,10 @@ impl Manifest {
                     GalleryError::NotAGallery {
                         path: dir.to_path_buf(),
                     }
+                } else if !dir.exists() {
+                    GalleryError::NotFound {
+                        path: dir.to_path_buf(),
+                    }
                 } else {
                     GalleryError::io(dir, e)
                 })
