@@ -5,7 +5,7 @@ use faceflash_batch::jobs::{
     self, ClusterParams, DedupParams, MetaCache, ReportHeader, ReportParams,
 };
 use faceflash_batch::progress::Progress;
-use faceflash_batch::store::{Gallery, Provenance};
+use faceflash_batch::store::Gallery;
 
 use super::{check_threshold, Output, UsageError};
 use crate::cli::DedupArgs;
@@ -66,16 +66,17 @@ pub fn run(args: &DedupArgs, out: &Output) -> Result<()> {
     };
     let (clusters, stats) = jobs::cluster_gallery(&gallery, &meta, &mut edges, &cluster_params)?;
     if let Some(path) = &args.clusters {
-        let mut provenance = Provenance::new("dedup");
-        provenance
-            .set("gallery", &gallery.dir().display().to_string())
-            .set("quantizer_sha256", &gallery.manifest().quantizer.sha256)
-            .params(&serde_json::json!({
+        let provenance = jobs::gallery_provenance(
+            "dedup",
+            "gallery",
+            &gallery,
+            &serde_json::json!({
                 "threshold": s.threshold,
                 "radius": s.radius,
                 "min_faces": args.min_faces,
                 "min_cluster": args.min_cluster,
-            }));
+            }),
+        );
         let n = jobs::write_clusters(path, &gallery, &meta, &clusters, &provenance)?;
         tracing::info!(event = "clusters_done", output = %path.display(), clusters = stats.clusters, faces = n, core_faces = stats.core_faces, largest = stats.largest, "clusters written");
         out.say(format!(

@@ -181,7 +181,8 @@ pub fn run(args: &DemoArgs, out: &Output) -> Result<()> {
         w.hits, w.faces_with_hits, w.stream_faces, w.seconds, w.faces_per_second, w.radius
     ));
     out.say(format!(
-        "\nNot yet in this build: sql, embed.\ndone in {:.1} s",
+        "\nQuery the outputs with SQL, e.g. the largest clusters:\n   faceflash-batch sql --table clusters={} \\\n     \"SELECT cluster_id, max(cluster_size) AS faces FROM clusters GROUP BY cluster_id ORDER BY faces DESC LIMIT 5\"\nNot yet in this build: embedding real photos (embed).\ndone in {:.1} s",
+        args.out.join("clusters.parquet").display(),
         start.elapsed().as_secs_f64()
     ));
     Ok(())

@@ -7,7 +7,7 @@ use arrow::array::{BooleanBuilder, StringBuilder, UInt32Builder};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
 use super::cluster::Cluster;
-use super::table::{TableWriter, FLUSH_ROWS};
+use super::table::RowBuffer;
 use super::{JobError, MetaCache};
 use crate::store::{Gallery, Provenance};
 
@@ -29,38 +29,20 @@ pub fn write_clusters(
     clusters: &[Cluster],
     provenance: &Provenance,
 ) -> Result<u64, JobError> {
-    let mut table = TableWriter::create(path, clusters_schema(), provenance)?;
-    let mut face_id = StringBuilder::new();
-    let mut cluster_id = StringBuilder::new();
-    let mut size = UInt32Builder::new();
-    let mut core = BooleanBuilder::new();
-    let mut pending = 0;
+    let mut b = RowBuffer::create(path, clusters_schema(), provenance)?;
     for c in clusters {
         let id = face_id_of(gallery, meta, c.representative)?;
         for m in &c.members {
-            face_id.append_value(face_id_of(gallery, meta, m.row)?);
-            cluster_id.append_value(id);
-            size.append_value(c.members.len() as u32);
-            core.append_value(m.is_core);
-            pending += 1;
-        }
-        if pending >= FLUSH_ROWS {
-            pending = 0;
-            table.write(vec![
-                Arc::new(face_id.finish()),
-                Arc::new(cluster_id.finish()),
-                Arc::new(size.finish()),
-                Arc::new(core.finish()),
-            ])?;
+            b.col::<StringBuilder>(0)
+                .append_value(face_id_of(gallery, meta, m.row)?);
+            b.col::<StringBuilder>(1).append_value(id);
+            b.col::<UInt32Builder>(2)
+                .append_value(c.members.len() as u32);
+            b.col::<BooleanBuilder>(3).append_value(m.is_core);
+            b.end_row()?;
         }
     }
-    table.write(vec![
-        Arc::new(face_id.finish()),
-        Arc::new(cluster_id.finish()),
-        Arc::new(size.finish()),
-        Arc::new(core.finish()),
-    ])?;
-    Ok(table.finish()?)
+    Ok(b.finish()?)
 }
 
 /// The face id of a global gallery row.

@@ -12,12 +12,13 @@ use serde::Serialize;
 
 use super::edges::{Edge, EdgeFile, EdgeSpill};
 use super::pairs::PairsWriter;
+use super::table::gallery_provenance;
 use super::threshold::{check_threshold, prefilter_radius};
 use super::{JobError, MetaCache};
 use crate::progress::Progress;
 use crate::scan::row_dot;
 use crate::scan::selfjoin::{self_join_span, span_pairs, spans, PairCandidate};
-use crate::store::{Gallery, Provenance};
+use crate::store::Gallery;
 
 /// Rows per span of the self-join (a unit of parallel work).
 const SPAN_ROWS: usize = 1024;
@@ -67,18 +68,15 @@ pub fn dedup(
 ) -> Result<DedupOutput, JobError> {
     check_threshold(params.threshold)?;
     let radius = prefilter_radius(gallery, params.threshold, params.radius)?;
-    let mut provenance = Provenance::new("dedup");
-    provenance
-        .set("gallery", &gallery.dir().display().to_string())
-        .set(
-            "gallery_generation",
-            &gallery.manifest().generation.to_string(),
-        )
-        .set("quantizer_sha256", &gallery.manifest().quantizer.sha256)
-        .params(&serde_json::json!({
+    let provenance = gallery_provenance(
+        "dedup",
+        "gallery",
+        gallery,
+        &serde_json::json!({
             "threshold": params.threshold,
             "radius": radius,
-        }));
+        }),
+    );
     let mut writer = PairsWriter::create(output, &provenance)?;
     let mut spill = if params.keep_edges {
         Some(EdgeSpill::create(&crate::store::parent_dir(output))?)

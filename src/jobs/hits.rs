@@ -7,7 +7,7 @@ use std::sync::Arc;
 use arrow::array::{Float32Builder, StringBuilder, UInt32Builder};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
-use super::table::{TableWriter, FLUSH_ROWS};
+use super::table::RowBuffer;
 use crate::store::{Provenance, StoreError};
 
 /// Schema of a hits table.
@@ -23,30 +23,12 @@ pub fn hits_schema() -> SchemaRef {
 }
 
 /// Streams hits into a Parquet file that appears on [`HitsWriter::finish`].
-pub struct HitsWriter {
-    table: TableWriter,
-    face_id: StringBuilder,
-    watch_face_id: StringBuilder,
-    watch_identity: StringBuilder,
-    cosine: Float32Builder,
-    rank: UInt32Builder,
-    hamming: UInt32Builder,
-    pending: usize,
-}
+pub struct HitsWriter(RowBuffer);
 
 impl HitsWriter {
     /// Starts writing `path`.
     pub fn create(path: &Path, provenance: &Provenance) -> Result<Self, StoreError> {
-        Ok(Self {
-            table: TableWriter::create(path, hits_schema(), provenance)?,
-            face_id: StringBuilder::new(),
-            watch_face_id: StringBuilder::new(),
-            watch_identity: StringBuilder::new(),
-            cosine: Float32Builder::new(),
-            rank: UInt32Builder::new(),
-            hamming: UInt32Builder::new(),
-            pending: 0,
-        })
+        Ok(Self(RowBuffer::create(path, hits_schema(), provenance)?))
     }
 
     /// Adds one hit.
@@ -59,34 +41,18 @@ impl HitsWriter {
         rank: u32,
         hamming: u32,
     ) -> Result<(), StoreError> {
-        self.face_id.append_value(face_id);
-        self.watch_face_id.append_value(watch_face_id);
-        self.watch_identity.append_option(watch_identity);
-        self.cosine.append_value(cosine);
-        self.rank.append_value(rank);
-        self.hamming.append_value(hamming);
-        self.pending += 1;
-        if self.pending >= FLUSH_ROWS {
-            self.flush()?;
-        }
-        Ok(())
-    }
-
-    fn flush(&mut self) -> Result<(), StoreError> {
-        self.pending = 0;
-        self.table.write(vec![
-            Arc::new(self.face_id.finish()),
-            Arc::new(self.watch_face_id.finish()),
-            Arc::new(self.watch_identity.finish()),
-            Arc::new(self.cosine.finish()),
-            Arc::new(self.rank.finish()),
-            Arc::new(self.hamming.finish()),
-        ])
+        let b = &mut self.0;
+        b.col::<StringBuilder>(0).append_value(face_id);
+        b.col::<StringBuilder>(1).append_value(watch_face_id);
+        b.col::<StringBuilder>(2).append_option(watch_identity);
+        b.col::<Float32Builder>(3).append_value(cosine);
+        b.col::<UInt32Builder>(4).append_value(rank);
+        b.col::<UInt32Builder>(5).append_value(hamming);
+        b.end_row()
     }
 
     /// Closes the file and moves it into place; returns the hits written.
-    pub fn finish(mut self) -> Result<u64, StoreError> {
-        self.flush()?;
-        self.table.finish()
+    pub fn finish(self) -> Result<u64, StoreError> {
+        self.0.finish()
     }
 }

@@ -6,10 +6,11 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use super::table::gallery_provenance;
 use super::{JobError, MatchesWriter, MetaCache};
 use crate::progress::Progress;
 use crate::scan::SearchParams;
-use crate::store::{EmbeddingReader, Gallery, Provenance, ReadOptions};
+use crate::store::{EmbeddingReader, Gallery, ReadOptions};
 
 /// Parameters of an identify run.
 #[derive(Debug, Clone, Copy)]
@@ -59,21 +60,18 @@ pub fn identify(
         candidates: Some(candidates),
         ..params.search
     };
-    let mut provenance = Provenance::new("identify");
-    provenance
-        .set("gallery", &gallery.dir().display().to_string())
-        .set(
-            "gallery_generation",
-            &gallery.manifest().generation.to_string(),
-        )
-        .set("quantizer_sha256", &gallery.manifest().quantizer.sha256)
-        .params(&serde_json::json!({
+    let provenance = gallery_provenance(
+        "identify",
+        "gallery",
+        gallery,
+        &serde_json::json!({
             "k": k,
             "candidates": candidates,
             "rerank": params.search.rerank.unwrap_or_else(|| crate::scan::default_rerank(k)),
             "min_cosine": params.search.min_cosine,
             "queries": queries.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
-        }));
+        }),
+    );
     let mut writer = MatchesWriter::create(output, &provenance)?;
     let meta = MetaCache::new(gallery);
     let start = Instant::now();

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use arrow::array::{Float32Builder, StringBuilder, UInt32Builder};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
-use super::table::{TableWriter, FLUSH_ROWS};
+use super::table::RowBuffer;
 use crate::store::{Provenance, StoreError};
 
 /// Schema of a matches table.
@@ -23,30 +23,12 @@ pub fn matches_schema() -> SchemaRef {
 }
 
 /// Streams match rows into a Parquet file that appears on [`MatchesWriter::finish`].
-pub struct MatchesWriter {
-    table: TableWriter,
-    query_id: StringBuilder,
-    rank: UInt32Builder,
-    face_id: StringBuilder,
-    identity: StringBuilder,
-    cosine: Float32Builder,
-    hamming: UInt32Builder,
-    pending: usize,
-}
+pub struct MatchesWriter(RowBuffer);
 
 impl MatchesWriter {
     /// Starts writing `path`.
     pub fn create(path: &Path, provenance: &Provenance) -> Result<Self, StoreError> {
-        Ok(Self {
-            table: TableWriter::create(path, matches_schema(), provenance)?,
-            query_id: StringBuilder::new(),
-            rank: UInt32Builder::new(),
-            face_id: StringBuilder::new(),
-            identity: StringBuilder::new(),
-            cosine: Float32Builder::new(),
-            hamming: UInt32Builder::new(),
-            pending: 0,
-        })
+        Ok(Self(RowBuffer::create(path, matches_schema(), provenance)?))
     }
 
     /// Adds one row.
@@ -59,34 +41,18 @@ impl MatchesWriter {
         cosine: f32,
         hamming: u32,
     ) -> Result<(), StoreError> {
-        self.query_id.append_value(query_id);
-        self.rank.append_value(rank);
-        self.face_id.append_value(face_id);
-        self.identity.append_option(identity);
-        self.cosine.append_value(cosine);
-        self.hamming.append_value(hamming);
-        self.pending += 1;
-        if self.pending >= FLUSH_ROWS {
-            self.flush()?;
-        }
-        Ok(())
-    }
-
-    fn flush(&mut self) -> Result<(), StoreError> {
-        self.pending = 0;
-        self.table.write(vec![
-            Arc::new(self.query_id.finish()),
-            Arc::new(self.rank.finish()),
-            Arc::new(self.face_id.finish()),
-            Arc::new(self.identity.finish()),
-            Arc::new(self.cosine.finish()),
-            Arc::new(self.hamming.finish()),
-        ])
+        let b = &mut self.0;
+        b.col::<StringBuilder>(0).append_value(query_id);
+        b.col::<UInt32Builder>(1).append_value(rank);
+        b.col::<StringBuilder>(2).append_value(face_id);
+        b.col::<StringBuilder>(3).append_option(identity);
+        b.col::<Float32Builder>(4).append_value(cosine);
+        b.col::<UInt32Builder>(5).append_value(hamming);
+        b.end_row()
     }
 
     /// Closes the file and moves it into place; returns the rows written.
-    pub fn finish(mut self) -> Result<u64, StoreError> {
-        self.flush()?;
-        self.table.finish()
+    pub fn finish(self) -> Result<u64, StoreError> {
+        self.0.finish()
     }
 }

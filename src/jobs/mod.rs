@@ -26,6 +26,6 @@ pub use matches::{matches_schema, MatchesWriter};
 pub use meta_cache::MetaCache;
 pub use pairs::{pairs_schema, PairsWriter};
 pub use report::{write_report, ReportHeader, ReportParams, ReportSummary};
-pub use table::TableWriter;
+pub use table::{gallery_provenance, RowBuffer, TableWriter};
 pub use threshold::{check_threshold, prefilter_radius};
 pub use watchlist::{watchlist, WatchlistParams, WatchlistSummary};

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use arrow::array::{Float32Builder, StringBuilder, UInt32Builder};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
-use super::table::{TableWriter, FLUSH_ROWS};
+use super::table::RowBuffer;
 use crate::store::{Provenance, StoreError};
 
 /// Schema of a pairs table.
@@ -21,60 +21,27 @@ pub fn pairs_schema() -> SchemaRef {
 }
 
 /// Streams pairs into a Parquet file that appears on [`PairsWriter::finish`].
-pub struct PairsWriter {
-    table: TableWriter,
-    a: StringBuilder,
-    b: StringBuilder,
-    cosine: Float32Builder,
-    hamming: UInt32Builder,
-    pending: usize,
-}
+pub struct PairsWriter(RowBuffer);
 
 impl PairsWriter {
     /// Starts writing `path`.
     pub fn create(path: &Path, provenance: &Provenance) -> Result<Self, StoreError> {
-        Ok(Self {
-            table: TableWriter::create(path, pairs_schema(), provenance)?,
-            a: StringBuilder::new(),
-            b: StringBuilder::new(),
-            cosine: Float32Builder::new(),
-            hamming: UInt32Builder::new(),
-            pending: 0,
-        })
+        Ok(Self(RowBuffer::create(path, pairs_schema(), provenance)?))
     }
 
-    /// The destination path.
-    pub fn dest(&self) -> &Path {
-        self.table.dest()
-    }
-
-    /// Adds the pair of two distinct faces, the smaller face id first.
+    /// Adds the pair of two faces, the smaller face id first.
     pub fn push(&mut self, x: &str, y: &str, cosine: f32, hamming: u32) -> Result<(), StoreError> {
-        let (a, b) = if x <= y { (x, y) } else { (y, x) };
-        self.a.append_value(a);
-        self.b.append_value(b);
-        self.cosine.append_value(cosine);
-        self.hamming.append_value(hamming);
-        self.pending += 1;
-        if self.pending >= FLUSH_ROWS {
-            self.flush()?;
-        }
-        Ok(())
-    }
-
-    fn flush(&mut self) -> Result<(), StoreError> {
-        self.pending = 0;
-        self.table.write(vec![
-            Arc::new(self.a.finish()),
-            Arc::new(self.b.finish()),
-            Arc::new(self.cosine.finish()),
-            Arc::new(self.hamming.finish()),
-        ])
+        let (a, c) = if x <= y { (x, y) } else { (y, x) };
+        let b = &mut self.0;
+        b.col::<StringBuilder>(0).append_value(a);
+        b.col::<StringBuilder>(1).append_value(c);
+        b.col::<Float32Builder>(2).append_value(cosine);
+        b.col::<UInt32Builder>(3).append_value(hamming);
+        b.end_row()
     }
 
     /// Closes the file and moves it into place; returns the pairs written.
-    pub fn finish(mut self) -> Result<u64, StoreError> {
-        self.flush()?;
-        self.table.finish()
+    pub fn finish(self) -> Result<u64, StoreError> {
+        self.0.finish()
     }
 }

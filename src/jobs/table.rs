@@ -5,7 +5,7 @@
 use std::fs::File;
 use std::path::Path;
 
-use arrow::array::{ArrayRef, RecordBatch};
+use arrow::array::{make_builder, ArrayBuilder, ArrayRef, RecordBatch};
 use arrow::datatypes::SchemaRef;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
@@ -13,7 +13,7 @@ use parquet::file::properties::WriterProperties;
 
 use crate::store::{AtomicOutput, Provenance, StoreError};
 
-/// Rows buffered by the job-specific writers before a batch goes to the file.
+/// Rows buffered before a batch goes to the file.
 pub const FLUSH_ROWS: usize = 65_536;
 
 /// Streams record batches of one schema into an atomic Parquet output.
@@ -82,4 +82,82 @@ fn parquet_error(path: &Path, source: parquet::errors::ParquetError) -> StoreErr
         path: path.to_path_buf(),
         source,
     }
+}
+
+/// Rows of a result table being assembled: one Arrow builder per column (made from the
+/// schema), flushed to the [`TableWriter`] every [`FLUSH_ROWS`] rows. The job-specific
+/// writers fill a row column by column with [`RowBuffer::col`], then call
+/// [`RowBuffer::end_row`].
+pub struct RowBuffer {
+    table: TableWriter,
+    builders: Vec<Box<dyn ArrayBuilder>>,
+    pending: usize,
+}
+
+impl RowBuffer {
+    /// Starts writing `path` with `schema`.
+    pub fn create(
+        path: &Path,
+        schema: SchemaRef,
+        provenance: &Provenance,
+    ) -> Result<Self, StoreError> {
+        let builders = schema
+            .fields()
+            .iter()
+            .map(|f| make_builder(f.data_type(), FLUSH_ROWS))
+            .collect();
+        Ok(Self {
+            table: TableWriter::create(path, schema, provenance)?,
+            builders,
+            pending: 0,
+        })
+    }
+
+    /// The builder of column `i`, of the type the schema gives it.
+    pub fn col<B: ArrayBuilder>(&mut self, i: usize) -> &mut B {
+        self.builders[i]
+            .as_any_mut()
+            .downcast_mut::<B>()
+            .expect("builder of the column's type")
+    }
+
+    /// Ends the row being filled.
+    pub fn end_row(&mut self) -> Result<(), StoreError> {
+        self.pending += 1;
+        if self.pending >= FLUSH_ROWS {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), StoreError> {
+        self.pending = 0;
+        let columns = self.builders.iter_mut().map(|b| b.finish()).collect();
+        self.table.write(columns)
+    }
+
+    /// Closes the file and moves it into place; returns the rows written.
+    pub fn finish(mut self) -> Result<u64, StoreError> {
+        self.flush()?;
+        self.table.finish()
+    }
+}
+
+/// Provenance of a job's output over a gallery: the command, the gallery (under `role`, e.g.
+/// `gallery` or `watchlist`), its generation and quantizer hash, and the job's parameters.
+pub fn gallery_provenance(
+    command: &str,
+    role: &str,
+    gallery: &crate::store::Gallery,
+    params: &serde_json::Value,
+) -> Provenance {
+    let mut p = Provenance::new(command);
+    p.set(role, &gallery.dir().display().to_string())
+        .set(
+            &format!("{role}_generation"),
+            &gallery.manifest().generation.to_string(),
+        )
+        .set("quantizer_sha256", &gallery.manifest().quantizer.sha256)
+        .params(params);
+    p
 }

@@ -10,12 +10,13 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use super::hits::HitsWriter;
+use super::table::gallery_provenance;
 use super::threshold::{check_threshold, prefilter_radius};
 use super::{JobError, MetaCache};
 use crate::progress::Progress;
 use crate::scan::range::range_group;
 use crate::scan::{row_dot, GROUP};
-use crate::store::{EmbeddingReader, Gallery, Provenance, ReadOptions};
+use crate::store::{EmbeddingReader, Gallery, ReadOptions};
 
 /// Parameters of a watchlist run.
 #[derive(Debug, Clone, Copy)]
@@ -71,21 +72,18 @@ pub fn watchlist(
         return Err(JobError::Params("-k must be at least 1".into()));
     }
     let radius = prefilter_radius(watchlist, params.threshold, params.radius)?;
-    let mut provenance = Provenance::new("watchlist");
-    provenance
-        .set("watchlist", &watchlist.dir().display().to_string())
-        .set(
-            "watchlist_generation",
-            &watchlist.manifest().generation.to_string(),
-        )
-        .set("quantizer_sha256", &watchlist.manifest().quantizer.sha256)
-        .params(&serde_json::json!({
+    let provenance = gallery_provenance(
+        "watchlist",
+        "watchlist",
+        watchlist,
+        &serde_json::json!({
             "threshold": params.threshold,
             "radius": radius,
             "k": params.k,
             "per_identity": params.per_identity,
             "stream": stream.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
-        }));
+        }),
+    );
     let mut writer = HitsWriter::create(output, &provenance)?;
     let meta = MetaCache::new(watchlist);
     if params.per_identity {

@@ -210,3 +210,40 @@ pub fn u32s(batch: &arrow::array::RecordBatch, name: &str) -> Vec<u32> {
 pub fn columns(batch: &arrow::array::RecordBatch) -> Vec<arrow::array::ArrayRef> {
     batch.columns().to_vec()
 }
+
+/// Writes a faces table: `face_id`, `identity` (nullable) and the `dim`-d `embedding` rows of
+/// `flat`, in row groups of `batch_rows`.
+pub fn write_faces_table(
+    path: &Path,
+    ids: impl IntoIterator<Item = String>,
+    identities: impl IntoIterator<Item = Option<String>>,
+    flat: Vec<f32>,
+    dim: usize,
+    batch_rows: usize,
+) {
+    write_parquet(
+        path,
+        vec![
+            (
+                "face_id",
+                Arc::new(arrow::array::StringArray::from_iter_values(ids)) as ArrayRef,
+            ),
+            (
+                "identity",
+                Arc::new(arrow::array::StringArray::from_iter(identities)),
+            ),
+            ("embedding", embedding_column(flat, dim)),
+        ],
+        batch_rows,
+    );
+}
+
+/// The column names of a table.
+pub fn column_names(batch: &arrow::array::RecordBatch) -> Vec<String> {
+    batch
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect()
+}

@@ -10,8 +10,8 @@ use arrow::array::{ArrayRef, StringArray};
 use faceflash_batch::scan::dot;
 
 use crate::common::{
-    arg, assert_fails_with, bin, columns, embedding_column, floats, read_table, read_vectors,
-    run_ok, strings, u32s, vectors, write_parquet,
+    arg, assert_fails_with, bin, column_names, columns, embedding_column, floats, read_table,
+    read_vectors, run_ok, strings, u32s, vectors, write_faces_table, write_parquet,
 };
 
 /// Clustered faces: identity `p{i / per}`, each face its identity's centre plus noise.
@@ -30,17 +30,13 @@ fn clustered(rows: usize, per: usize, dim: usize, noise: f32, seed: u64) -> Vec<
 /// Writes a faces table with face ids `{prefix}{i:05}` and identities `p{i / per}` (in the
 /// order of `order`, so the same faces can be written shuffled).
 fn write_faces(path: &Path, vecs: &[Vec<f32>], per: usize, prefix: &str, order: &[usize]) {
-    let dim = vecs[0].len();
     let flat: Vec<f32> = order.iter().flat_map(|&i| vecs[i].clone()).collect();
-    let ids = StringArray::from_iter_values(order.iter().map(|i| format!("{prefix}{i:05}")));
-    let identity = StringArray::from_iter_values(order.iter().map(|i| format!("p{}", i / per)));
-    write_parquet(
+    write_faces_table(
         path,
-        vec![
-            ("face_id", Arc::new(ids) as ArrayRef),
-            ("identity", Arc::new(identity)),
-            ("embedding", embedding_column(flat, dim)),
-        ],
+        order.iter().map(|i| format!("{prefix}{i:05}")),
+        order.iter().map(|i| Some(format!("p{}", i / per))),
+        flat,
+        vecs[0].len(),
         400,
     );
 }
@@ -50,11 +46,7 @@ type PairSet = BTreeMap<(String, String), f32>;
 fn read_pairs(path: &Path) -> PairSet {
     let (b, kv) = read_table(path);
     assert_eq!(
-        b.schema()
-            .fields()
-            .iter()
-            .map(|f| f.name().as_str())
-            .collect::<Vec<_>>(),
+        column_names(&b),
         ["face_id_a", "face_id_b", "cosine", "hamming"]
     );
     assert_eq!(
@@ -256,11 +248,7 @@ fn clusters_are_stable_under_input_order() {
         "same clusters table, row for row"
     );
     assert_eq!(
-        t.schema()
-            .fields()
-            .iter()
-            .map(|f| f.name().as_str())
-            .collect::<Vec<_>>(),
+        column_names(t),
         ["face_id", "cluster_id", "cluster_size", "is_core"]
     );
     // Each cluster id is its smallest member and sizes are consistent.

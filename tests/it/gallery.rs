@@ -349,8 +349,8 @@ fn wrong_targets_and_options_are_usage_errors() {
             .args(["gallery", "info", arg(&dir.path().join("nothing"))])
             .output()
             .unwrap(),
-        1,
-        &["nothing"],
+        3,
+        &["nothing: no such gallery"],
     );
     assert_fails_with(
         &bin()

@@ -546,7 +546,7 @@ fn bad_queries_fail_with_the_file_and_row() {
         ])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_fails_with(&out, 3, &["none: no such gallery"]);
 }
 
 #[test]

@@ -10,6 +10,7 @@ mod identify;
 mod interop;
 mod quant;
 mod reader;
+#[cfg(feature = "sql")]
 mod sql;
 mod synth;
 mod watchlist;

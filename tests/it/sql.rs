@@ -1,16 +1,13 @@
 //! SQL: the sqllogictest files under `tests/sql/` (DataFusion's own test convention) run on a
 //! real DataFusion session with `register_all`, over a real gallery and faces table.
 
-use std::path::Path;
-use std::sync::Arc;
-
-use arrow::array::{ArrayRef, StringArray};
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::error::DataFusionError;
 use datafusion::prelude::SessionContext;
 use sqllogictest::{DBOutput, DefaultColumnType};
+use std::path::Path;
 
-use crate::common::{arg, embedding_column, run_ok, vectors, write_parquet};
+use crate::common::{arg, run_ok, vectors, write_faces_table};
 
 /// A DataFusion session with the ff_* functions, as a sqllogictest database.
 struct Session {
@@ -80,23 +77,12 @@ fn fixture(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
         .map(|(i, d)| centres[i / 3][d] + 0.2 * noise[i][d])
         .collect();
     let faces = dir.join("faces.parquet");
-    write_parquet(
+    write_faces_table(
         &faces,
-        vec![
-            (
-                "face_id",
-                Arc::new(StringArray::from_iter_values(
-                    (0..150).map(|i| format!("f{i:03}")),
-                )) as ArrayRef,
-            ),
-            (
-                "identity",
-                Arc::new(StringArray::from_iter_values(
-                    (0..150).map(|i| format!("p{}", i / 3)),
-                )),
-            ),
-            ("embedding", embedding_column(flat, dim)),
-        ],
+        (0..150).map(|i| format!("f{i:03}")),
+        (0..150).map(|i| Some(format!("p{}", i / 3))),
+        flat,
+        dim,
         100,
     );
     let gallery = dir.join("gallery");

@@ -1,15 +1,12 @@
 //! watchlist end to end: hits against brute force (k, per-identity, removed faces, a stream
 //! split over files), bad thresholds and dimensions.
 
-use std::path::Path;
-use std::sync::Arc;
-
-use arrow::array::{ArrayRef, StringArray};
 use faceflash_batch::scan::dot;
+use std::path::Path;
 
 use crate::common::{
-    arg, assert_fails_with, bin, embedding_column, floats, read_table, read_vectors, run_ok,
-    strings, u32s, vectors, write_parquet,
+    arg, assert_fails_with, bin, column_names, embedding_column, floats, read_table, read_vectors,
+    run_ok, strings, u32s, vectors, write_faces_table, write_parquet,
 };
 
 const DIM: usize = 64;
@@ -32,15 +29,12 @@ fn write_faces(
             None => noise[i].clone(),
         })
         .collect();
-    let ids = StringArray::from_iter_values((0..rows).map(|i| format!("{prefix}{i:05}")));
-    let identity = StringArray::from_iter((0..rows).map(|i| centre_of(i).map(|c| format!("p{c}"))));
-    write_parquet(
+    write_faces_table(
         path,
-        vec![
-            ("face_id", Arc::new(ids) as ArrayRef),
-            ("identity", Arc::new(identity)),
-            ("embedding", embedding_column(flat, DIM)),
-        ],
+        (0..rows).map(|i| format!("{prefix}{i:05}")),
+        (0..rows).map(|i| centre_of(i).map(|c| format!("p{c}"))),
+        flat,
+        DIM,
         100,
     );
 }
@@ -51,11 +45,7 @@ type Hit = (String, String, Option<String>, f32, u32);
 fn read_hits(path: &Path) -> Vec<Hit> {
     let (b, kv) = read_table(path);
     assert_eq!(
-        b.schema()
-            .fields()
-            .iter()
-            .map(|f| f.name().as_str())
-            .collect::<Vec<_>>(),
+        column_names(&b),
         [
             "face_id",
             "watch_face_id",
