@@ -5,12 +5,15 @@
 //!
 //! Scalar: `ff_hamming(code, code)`, `ff_popcount(code)`, `ff_hex(code)`,
 //! `ff_cosine(embedding, embedding)`, `ff_encode(embedding, 'quantizer.ffq' | 'gallery/')`.
-//! Tables: `ff_gallery('gallery/')`.
+//! Tables: `ff_gallery('gallery/')`, and the jobs `ff_identify(gallery, queries, k [, C])`,
+//! `ff_dedup(gallery, threshold)`, `ff_clusters(gallery, threshold [, min_faces])`,
+//! `ff_watchlist(watchlist, stream, threshold)` with the CLI jobs' output schemas.
 
 mod codes;
 mod cosine;
 mod encode;
 mod gallery_table;
+mod job_tables;
 mod vectors;
 
 use std::sync::Arc;
@@ -22,6 +25,7 @@ pub use codes::{FfHamming, FfHex, FfPopcount};
 pub use cosine::{cosine, FfCosine};
 pub use encode::{quantizer_at, FfEncode};
 pub use gallery_table::{gallery_table, FfGallery};
+pub use job_tables::{JobExec, JobFunction, JobSpec, JobTable};
 
 /// Registers every `ff_*` function on `ctx`.
 pub fn register_all(ctx: &SessionContext) {
@@ -31,4 +35,7 @@ pub fn register_all(ctx: &SessionContext) {
     ctx.register_udf(ScalarUDF::new_from_impl(FfCosine::default()));
     ctx.register_udf(ScalarUDF::new_from_impl(FfEncode::default()));
     ctx.register_udtf("ff_gallery", Arc::new(FfGallery));
+    for (name, f) in JobFunction::all() {
+        ctx.register_udtf(name, Arc::new(f));
+    }
 }

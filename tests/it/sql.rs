@@ -6,6 +6,7 @@ use datafusion::error::DataFusionError;
 use datafusion::prelude::SessionContext;
 use sqllogictest::{DBOutput, DefaultColumnType};
 use std::path::Path;
+use std::sync::Arc;
 
 use crate::common::{arg, run_ok, vectors, write_faces_table};
 
@@ -115,5 +116,225 @@ fn sqllogictest_files_pass() {
         if let Err(e) = runner.run_file(&file) {
             panic!("{}: {e}", file.display());
         }
+    }
+}
+
+/// Runs `sql` with `query` into `out`.
+fn sql_to(query: &str, out: &Path) {
+    run_ok(&["sql", query, "-o", arg(out)]);
+}
+
+#[test]
+fn job_functions_equal_the_cli_jobs() {
+    use crate::common::{columns, read_table};
+    let dir = tempfile::tempdir().unwrap();
+    let (faces, gallery) = fixture(dir.path());
+    let (g, f) = (arg(&gallery), arg(&faces));
+    let cases: Vec<(Vec<&str>, String)> = vec![
+        (
+            vec!["identify", "--gallery", g, "--queries", f, "-k", "3"],
+            format!("SELECT * FROM ff_identify('{g}', '{f}', 3)"),
+        ),
+        (
+            vec!["dedup", "--gallery", g, "--threshold", "0.4"],
+            format!("SELECT * FROM ff_dedup('{g}', 0.4)"),
+        ),
+        (
+            vec![
+                "watchlist",
+                "--watchlist",
+                g,
+                "--stream",
+                f,
+                "--threshold",
+                "0.6",
+            ],
+            format!("SELECT * FROM ff_watchlist('{g}', '{f}', 0.6)"),
+        ),
+    ];
+    for (i, (cli, query)) in cases.into_iter().enumerate() {
+        let a = dir.path().join(format!("cli-{i}.parquet"));
+        let b = dir.path().join(format!("sql-{i}.parquet"));
+        let mut args = cli.clone();
+        args.extend(["-o", arg(&a)]);
+        run_ok(&args);
+        sql_to(&query, &b);
+        let (x, y) = (read_table(&a).0, read_table(&b).0);
+        assert!(x.num_rows() > 0, "{query}: empty");
+        assert_eq!(columns(&x), columns(&y), "{query} vs {cli:?}");
+    }
+    // Clusters: the CLI writes them beside the pairs.
+    let pairs = dir.path().join("p.parquet");
+    let clusters = dir.path().join("c.parquet");
+    run_ok(&[
+        "dedup",
+        "--gallery",
+        g,
+        "--threshold",
+        "0.4",
+        "-o",
+        arg(&pairs),
+        "--clusters",
+        arg(&clusters),
+        "--min-faces",
+        "2",
+    ]);
+    let b = dir.path().join("sql-clusters.parquet");
+    sql_to(&format!("SELECT * FROM ff_clusters('{g}', 0.4, 2)"), &b);
+    assert_eq!(
+        columns(&read_table(&clusters).0),
+        columns(&read_table(&b).0)
+    );
+    // EXPLAIN shows the job node and runs nothing (a missing queries file is only found when
+    // the job runs).
+    let out = crate::common::bin()
+        .args([
+            "sql",
+            &format!("EXPLAIN SELECT query_id FROM ff_identify('{g}', '/nonexistent.parquet', 3)"),
+        ])
+        .output()
+        .unwrap();
+    crate::common::assert_ok(&out);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("FaceflashJobExec: Identify"), "{text}");
+}
+
+#[test]
+fn pipeline_sql_files_run_on_job_outputs() {
+    use arrow::array::{ArrayRef, StringArray, TimestampMicrosecondArray};
+    let dir = tempfile::tempdir().unwrap();
+    let (faces, gallery) = fixture(dir.path());
+    let (g, f) = (arg(&gallery), arg(&faces));
+    // The user's own tables: photo metadata and people.
+    let photos = dir.path().join("photos.parquet");
+    let day = 86_400_000_000i64;
+    crate::common::write_parquet(
+        &photos,
+        vec![
+            (
+                "face_id",
+                Arc::new(StringArray::from_iter_values(
+                    (0..150).map(|i| format!("f{i:03}")),
+                )) as ArrayRef,
+            ),
+            (
+                "path",
+                Arc::new(StringArray::from_iter_values(
+                    (0..150).map(|i| format!("/photos/{i:03}.jpg")),
+                )),
+            ),
+            (
+                "taken_at",
+                Arc::new(TimestampMicrosecondArray::from_iter_values(
+                    (0..150).map(|i| 1_700_000_000_000_000 + (i % 4) * day),
+                )),
+            ),
+        ],
+        100,
+    );
+    let people = dir.path().join("people.parquet");
+    crate::common::write_parquet(
+        &people,
+        vec![
+            (
+                "identity",
+                Arc::new(StringArray::from_iter_values(
+                    (0..50).map(|i| format!("p{i}")),
+                )) as ArrayRef,
+            ),
+            (
+                "name",
+                Arc::new(StringArray::from_iter_values(
+                    (0..50).map(|i| format!("Person {i}")),
+                )),
+            ),
+            (
+                "department",
+                Arc::new(StringArray::from_iter_values((0..50).map(|i| {
+                    if i % 2 == 0 {
+                        "R&D"
+                    } else {
+                        "Sales"
+                    }
+                }))),
+            ),
+        ],
+        100,
+    );
+    let out = |n: &str| dir.path().join(n);
+    run_ok(&[
+        "identify",
+        "--gallery",
+        g,
+        "--queries",
+        f,
+        "-o",
+        arg(&out("matches.parquet")),
+    ]);
+    run_ok(&[
+        "dedup",
+        "--gallery",
+        g,
+        "--threshold",
+        "0.5",
+        "-o",
+        arg(&out("pairs.parquet")),
+        "--clusters",
+        arg(&out("clusters.parquet")),
+    ]);
+    run_ok(&[
+        "watchlist",
+        "--watchlist",
+        g,
+        "--stream",
+        f,
+        "--threshold",
+        "0.5",
+        "-o",
+        arg(&out("hits.parquet")),
+    ]);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines");
+    let tables = |names: &[(&str, &Path)]| -> Vec<String> {
+        names
+            .iter()
+            .flat_map(|(n, p)| ["--table".to_string(), format!("{n}={}", p.display())])
+            .collect()
+    };
+    let runs: Vec<(&str, Vec<String>, usize)> = vec![
+        (
+            "top-matches-with-people.sql",
+            tables(&[("matches", &out("matches.parquet")), ("people", &people)]),
+            450,
+        ),
+        (
+            "clusters-with-samples.sql",
+            [
+                tables(&[("clusters", &out("clusters.parquet")), ("photos", &photos)]),
+                vec!["--gallery".into(), format!("gallery={g}")],
+            ]
+            .concat(),
+            1,
+        ),
+        (
+            "watchlist-hits-per-day.sql",
+            tables(&[("hits", &out("hits.parquet")), ("photos", &photos)]),
+            1,
+        ),
+    ];
+    for (file, args, min_rows) in runs {
+        let csv = dir.path().join(format!("{file}.csv"));
+        let o = crate::common::bin()
+            .arg("sql")
+            .arg("-f")
+            .arg(root.join(file))
+            .args(&args)
+            .arg("-o")
+            .arg(&csv)
+            .output()
+            .unwrap();
+        crate::common::assert_ok(&o);
+        let text = std::fs::read_to_string(&csv).unwrap();
+        let rows = text.lines().count() - 1;
+        assert!(rows >= min_rows, "{file}: {rows} rows\n{text}");
     }
 }
