@@ -5,13 +5,13 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, Float32Array, StringArray, UInt32Array};
+use arrow::array::{ArrayRef, StringArray};
 use faceflash_batch::scan::{dot, hamming, kernels, rerank, scan_batch};
 use faceflash_batch::store::Gallery;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::common::{
-    arg, assert_fails_with, bin, embedding_column, read_vectors, run_ok, vectors, write_parquet,
+    arg, assert_fails_with, bin, column_names, embedding_column, floats, read_table, read_vectors,
+    run_ok, strings, u32s, vectors, write_parquet,
 };
 
 /// A faces table of `rows` clustered vectors: identity `p{i / 3}`.
@@ -209,48 +209,31 @@ fn big_batches_pipelined_by_group_equal_one_query_at_a_time() {
 type MatchRow = (String, u32, String, Option<String>, f32, u32);
 
 fn read_matches(path: &Path) -> (Vec<MatchRow>, std::collections::HashMap<String, String>) {
-    let file = std::fs::File::open(path).unwrap();
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
-    let kv: std::collections::HashMap<String, String> = builder
-        .metadata()
-        .file_metadata()
-        .key_value_metadata()
-        .map(|v| {
-            v.iter()
-                .map(|e| (e.key.clone(), e.value.clone().unwrap_or_default()))
-                .collect()
-        })
-        .unwrap_or_default();
-    let names: Vec<String> = builder
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| f.name().clone())
-        .collect();
+    let (b, kv) = read_table(path);
     assert_eq!(
-        names,
+        column_names(&b),
         ["query_id", "rank", "face_id", "identity", "cosine", "hamming"]
     );
-    let mut rows = Vec::new();
-    for b in builder.build().unwrap() {
-        let b = b.unwrap();
-        let q = b.column(0).as_any().downcast_ref::<StringArray>().unwrap();
-        let rank = b.column(1).as_any().downcast_ref::<UInt32Array>().unwrap();
-        let f = b.column(2).as_any().downcast_ref::<StringArray>().unwrap();
-        let ident = b.column(3).as_any().downcast_ref::<StringArray>().unwrap();
-        let cos = b.column(4).as_any().downcast_ref::<Float32Array>().unwrap();
-        let ham = b.column(5).as_any().downcast_ref::<UInt32Array>().unwrap();
-        for i in 0..b.num_rows() {
-            rows.push((
-                q.value(i).to_string(),
-                rank.value(i),
-                f.value(i).to_string(),
-                ident.is_valid(i).then(|| ident.value(i).to_string()),
-                cos.value(i),
-                ham.value(i),
-            ));
-        }
-    }
+    let (q, rank, f, ident, cos, ham) = (
+        strings(&b, "query_id"),
+        u32s(&b, "rank"),
+        strings(&b, "face_id"),
+        strings(&b, "identity"),
+        floats(&b, "cosine"),
+        u32s(&b, "hamming"),
+    );
+    let rows = (0..b.num_rows())
+        .map(|i| {
+            (
+                q[i].clone().unwrap(),
+                rank[i],
+                f[i].clone().unwrap(),
+                ident[i].clone(),
+                cos[i],
+                ham[i],
+            )
+        })
+        .collect();
     (rows, kv)
 }
 
