@@ -325,6 +325,10 @@ pub struct SqlArgs {
     /// How results are printed on stdout.
     #[arg(long, value_enum, default_value_t = SqlFormat::Table)]
     pub format: SqlFormat,
+    /// Plan similarity joins as DataFusion's nested loop (for comparison) instead of the
+    /// blocked similarity join.
+    #[arg(long)]
+    pub no_join_rewrite: bool,
 }
 
 /// Result format on stdout.

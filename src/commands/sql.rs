@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
-use datafusion::prelude::{ParquetReadOptions, SessionContext};
+use datafusion::prelude::ParquetReadOptions;
 use datafusion::sql::parser::DFParser;
 use faceflash_batch::store::AtomicOutput;
 
@@ -33,8 +33,13 @@ pub fn run(args: &SqlArgs, out: &Output) -> Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let ctx = SessionContext::new();
-        faceflash_batch::sql::register_all(&ctx);
+        let ctx = if args.no_join_rewrite {
+            let ctx = datafusion::prelude::SessionContext::new();
+            faceflash_batch::sql::register_all(&ctx);
+            ctx
+        } else {
+            faceflash_batch::sql::new_session()
+        };
         for (name, path) in &tables {
             ctx.register_parquet(
                 name,

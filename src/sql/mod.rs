@@ -14,6 +14,7 @@ mod cosine;
 mod encode;
 mod gallery_table;
 mod job_tables;
+mod similarity_join;
 mod vectors;
 
 use std::sync::Arc;
@@ -26,8 +27,21 @@ pub use cosine::{cosine, FfCosine};
 pub use encode::{quantizer_at, FfEncode};
 pub use gallery_table::{gallery_table, FfGallery};
 pub use job_tables::{JobExec, JobFunction, JobSpec, JobTable};
+pub use similarity_join::{Similarity, SimilarityJoinExec, SimilarityJoinRule};
 
-/// Registers every `ff_*` function on `ctx`.
+/// A session with the similarity-join rewrite ([`SimilarityJoinRule`]) among its physical
+/// optimizer rules and every `ff_*` function registered.
+pub fn new_session() -> SessionContext {
+    let state = datafusion::execution::SessionStateBuilder::new()
+        .with_default_features()
+        .with_physical_optimizer_rule(Arc::new(SimilarityJoinRule))
+        .build();
+    let ctx = SessionContext::new_with_state(state);
+    register_all(&ctx);
+    ctx
+}
+
+/// Registers every `ff_*` function on `ctx` (the join rewrite needs [`new_session`]).
 pub fn register_all(ctx: &SessionContext) {
     ctx.register_udf(ScalarUDF::new_from_impl(FfHamming::default()));
     ctx.register_udf(ScalarUDF::new_from_impl(FfPopcount::default()));

@@ -18,8 +18,7 @@ struct Session {
 
 impl Session {
     fn new() -> Self {
-        let ctx = SessionContext::new();
-        faceflash_batch::sql::register_all(&ctx);
+        let ctx = faceflash_batch::sql::new_session();
         Self {
             runtime: tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
@@ -336,5 +335,52 @@ fn pipeline_sql_files_run_on_job_outputs() {
         let text = std::fs::read_to_string(&csv).unwrap();
         let rows = text.lines().count() - 1;
         assert!(rows >= min_rows, "{file}: {rows} rows\n{text}");
+    }
+}
+
+#[test]
+fn similarity_joins_are_rewritten_and_equal_the_nested_loop() {
+    let dir = tempfile::tempdir().unwrap();
+    let (faces, gallery) = fixture(dir.path());
+    let f = format!("f={}", faces.display());
+    let g = format!("g={}", gallery.display());
+    let queries = [
+        "SELECT a.face_id AS x, b.face_id AS y, ff_cosine(a.embedding, b.embedding) AS c \
+         FROM f a JOIN f b ON ff_cosine(a.embedding, b.embedding) >= 0.4 ORDER BY x, y",
+        "SELECT a.face_id AS x, b.face_id AS y FROM f a JOIN f b \
+         ON 0.7 < ff_cosine(b.embedding, a.embedding) ORDER BY x, y",
+        "SELECT a.face_id AS x, b.identity AS y, ff_hamming(a.code, b.code) AS h \
+         FROM g a JOIN g b ON ff_hamming(a.code, b.code) <= 40 ORDER BY x, y, h",
+        "SELECT count(*) FROM g a JOIN g b ON ff_hamming(a.code, b.code) < 30",
+    ];
+    for (i, q) in queries.iter().enumerate() {
+        let mut outputs = Vec::new();
+        for rewrite in [true, false] {
+            let out = dir.path().join(format!("q{i}-{rewrite}.csv"));
+            let mut args = vec!["sql", "--table", &f, "--gallery", &g, q, "-o", arg(&out)];
+            if !rewrite {
+                args.push("--no-join-rewrite");
+            }
+            run_ok(&args);
+            outputs.push(std::fs::read_to_string(&out).unwrap());
+        }
+        assert!(outputs[0].lines().count() >= 2, "{q}: {}", outputs[0]);
+        assert_eq!(outputs[0], outputs[1], "{q}: rewrite vs nested loop");
+        // EXPLAIN shows which plan ran.
+        let explain = |extra: &[&str]| {
+            let o = crate::common::bin()
+                .args(["sql", "--table", &f, "--gallery", &g])
+                .args(extra)
+                .arg(format!("EXPLAIN {q}"))
+                .output()
+                .unwrap();
+            crate::common::assert_ok(&o);
+            String::from_utf8_lossy(&o.stdout).to_string()
+        };
+        let fast = explain(&[]);
+        assert!(fast.contains("FaceflashSimilarityJoinExec"), "{fast}");
+        assert!(!fast.contains("NestedLoopJoinExec"), "{fast}");
+        let slow = explain(&["--no-join-rewrite"]);
+        assert!(slow.contains("NestedLoopJoinExec"), "{slow}");
     }
 }
