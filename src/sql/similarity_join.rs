@@ -224,16 +224,13 @@ fn unit_rows(col: &ArrayRef) -> Result<(Array2<f32>, Vec<bool>, usize)> {
     }
     let mut m = Array2::<f32>::zeros((n, dim));
     let mut valid = vec![false; n];
-    for i in 0..n {
+    for (i, (mut out, ok)) in m.rows_mut().into_iter().zip(valid.iter_mut()).enumerate() {
         if let Some(row) = v.row(i)? {
             if row.len() == dim {
                 let mut x = row.to_vec();
                 if crate::store::l2_normalize(&mut x) > 0.0 {
-                    m.row_mut(i)
-                        .as_slice_mut()
-                        .expect("row")
-                        .copy_from_slice(&x);
-                    valid[i] = true;
+                    out.as_slice_mut().expect("row").copy_from_slice(&x);
+                    *ok = true;
                 }
             }
         }
