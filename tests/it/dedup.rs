@@ -531,8 +531,8 @@ fn bad_thresholds_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     let g = chain_gallery(dir.path());
     let out = dir.path().join("pairs.parquet");
-    for t in ["NaN", "1.5", "-1.01", "inf", "abc"] {
-        let o = bin()
+    let run = |t: &str| {
+        bin()
             .args([
                 "dedup",
                 "--gallery",
@@ -543,22 +543,12 @@ fn bad_thresholds_exit_2() {
                 arg(&out),
             ])
             .output()
-            .unwrap();
-        assert_fails_with(&o, 2, &["threshold"]);
+            .unwrap()
+    };
+    for t in ["NaN", "1.5", "-1.01", "inf", "abc"] {
+        assert_fails_with(&run(t), 2, &["threshold"]);
     }
     // Below the calibrated range without a radius: say how to go on.
-    let o = bin()
-        .args([
-            "dedup",
-            "--gallery",
-            arg(&g),
-            "--threshold",
-            "0.05",
-            "-o",
-            arg(&out),
-        ])
-        .output()
-        .unwrap();
-    assert_fails_with(&o, 2, &["--radius"]);
+    assert_fails_with(&run("0.05"), 2, &["--radius"]);
     assert!(!out.exists(), "no output on failure");
 }
