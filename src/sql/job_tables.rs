@@ -31,7 +31,7 @@ use crate::scan::SearchParams;
 use crate::store::{resolve_inputs, Gallery, ReadOptions};
 
 /// A job a table function runs, with its arguments.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum JobSpec {
     /// `ff_identify(gallery, queries, k [, candidates])`.
     Identify {

@@ -9,6 +9,7 @@
 //! `ff_dedup(gallery, threshold)`, `ff_clusters(gallery, threshold [, min_faces])`,
 //! `ff_watchlist(watchlist, stream, threshold)` with the CLI jobs' output schemas.
 
+mod codec;
 mod codes;
 mod cosine;
 mod encode;
@@ -22,6 +23,7 @@ use std::sync::Arc;
 use datafusion::logical_expr::ScalarUDF;
 use datafusion::prelude::SessionContext;
 
+pub use codec::FaceflashCodec;
 pub use codes::{FfHamming, FfHex, FfPopcount};
 pub use cosine::{cosine, FfCosine};
 pub use encode::{quantizer_at, FfEncode};

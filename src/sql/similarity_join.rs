@@ -33,7 +33,7 @@ use super::cosine::cosine;
 use super::vectors::Vectors;
 
 /// What pairs the join keeps.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Similarity {
     /// `ff_cosine(l, r) >= t` (or `> t` when `strict`), compared as the plan compares (the
     /// threshold is the literal in the comparison's type, widened to f64).
@@ -75,9 +75,60 @@ impl SimilarityJoinExec {
         }
     }
 
+    /// A node joining `left` and `right` (inner join: left columns, then right columns, then
+    /// `projection`), as decoded from a serialized plan.
+    pub fn new(
+        left: Arc<dyn ExecutionPlan>,
+        right: Arc<dyn ExecutionPlan>,
+        left_column: usize,
+        right_column: usize,
+        similarity: Similarity,
+        projection: Option<Vec<usize>>,
+    ) -> Result<Self> {
+        let fields: Vec<arrow::datatypes::FieldRef> = left
+            .schema()
+            .fields()
+            .iter()
+            .chain(right.schema().fields().iter())
+            .cloned()
+            .collect();
+        let joined = arrow::datatypes::Schema::new(fields);
+        let schema = Arc::new(match &projection {
+            Some(p) => joined.project(p)?,
+            None => joined,
+        });
+        let properties = Arc::new(PlanProperties::new(
+            datafusion::physical_expr::EquivalenceProperties::new(schema.clone()),
+            datafusion::physical_plan::Partitioning::UnknownPartitioning(
+                right.properties().partitioning.partition_count(),
+            ),
+            datafusion::physical_plan::execution_plan::EmissionType::Final,
+            datafusion::physical_plan::execution_plan::Boundedness::Bounded,
+        ));
+        Ok(Self {
+            left,
+            right,
+            left_column,
+            right_column,
+            similarity,
+            projection,
+            schema,
+            properties,
+        })
+    }
+
     /// The similarity it joins on.
     pub fn similarity(&self) -> Similarity {
         self.similarity
+    }
+
+    /// (left column, right column, output projection): what a serialized plan must keep.
+    pub fn columns(&self) -> (usize, usize, Option<&Vec<usize>>) {
+        (
+            self.left_column,
+            self.right_column,
+            self.projection.as_ref(),
+        )
     }
 }
 

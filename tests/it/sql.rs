@@ -384,3 +384,68 @@ fn similarity_joins_are_rewritten_and_equal_the_nested_loop() {
         assert!(slow.contains("NestedLoopJoinExec"), "{slow}");
     }
 }
+
+#[test]
+fn plans_with_our_nodes_round_trip_through_the_codec() {
+    use datafusion::physical_plan::{collect, displayable};
+    use datafusion_proto::bytes::{
+        physical_plan_from_bytes_with_extension_codec, physical_plan_to_bytes_with_extension_codec,
+    };
+    use faceflash_batch::sql::FaceflashCodec;
+    let dir = tempfile::tempdir().unwrap();
+    let (faces, gallery) = fixture(dir.path());
+    let session = Session::new();
+    let ctx = session.ctx.clone();
+    let f = faces.display().to_string();
+    let g = gallery.display().to_string();
+    let queries = [
+        (
+            "SELECT a.face_id AS x, b.face_id AS y FROM f a JOIN f b \
+             ON ff_cosine(a.embedding, b.embedding) >= 0.4 ORDER BY x, y"
+                .to_string(),
+            "FaceflashSimilarityJoinExec",
+        ),
+        (
+            format!(
+                "SELECT face_id_a, cosine FROM ff_dedup('{g}', 0.4) ORDER BY face_id_a, cosine"
+            ),
+            "FaceflashJobExec",
+        ),
+    ];
+    session.runtime.block_on(async move {
+        ctx.register_parquet("f", &f, Default::default())
+            .await
+            .unwrap();
+        for (q, node) in queries {
+            let plan = ctx
+                .sql(&q)
+                .await
+                .unwrap()
+                .create_physical_plan()
+                .await
+                .unwrap();
+            let bytes = physical_plan_to_bytes_with_extension_codec(plan.clone(), &FaceflashCodec)
+                .expect("encodes");
+            let back = physical_plan_from_bytes_with_extension_codec(
+                &bytes,
+                &ctx.task_ctx(),
+                &FaceflashCodec,
+            )
+            .expect("decodes");
+            let text = displayable(back.as_ref()).indent(false).to_string();
+            assert!(text.contains(node), "{q}: {text}");
+            let a = collect(plan, ctx.task_ctx()).await.unwrap();
+            let b = collect(back, ctx.task_ctx()).await.unwrap();
+            let show = |x: &[arrow::array::RecordBatch]| {
+                arrow::util::pretty::pretty_format_batches(x)
+                    .unwrap()
+                    .to_string()
+            };
+            assert!(
+                a.iter().map(|b| b.num_rows()).sum::<usize>() > 0,
+                "{q}: no rows"
+            );
+            assert_eq!(show(&a), show(&b), "{q}: decoded plan gives other rows");
+        }
+    });
+}
