@@ -13,7 +13,7 @@ use serde::Serialize;
 use super::edges::{Edge, EdgeFile, EdgeSpill};
 use super::pairs::PairsWriter;
 use super::table::gallery_provenance;
-use super::threshold::{check_threshold, prefilter_radius};
+use super::threshold::prefilter_radius;
 use super::{JobError, MetaCache};
 use crate::progress::Progress;
 use crate::scan::row_dot;
@@ -66,7 +66,6 @@ pub fn dedup(
     params: &DedupParams,
     progress: Option<&Progress>,
 ) -> Result<DedupOutput, JobError> {
-    check_threshold(params.threshold)?;
     let radius = prefilter_radius(gallery, params.threshold, params.radius)?;
     let provenance = gallery_provenance(
         "dedup",

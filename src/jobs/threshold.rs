@@ -15,7 +15,8 @@ pub fn check_threshold(threshold: f32) -> Result<(), JobError> {
     }
 }
 
-/// The Hamming radius that keeps the pairs at or above `threshold`: `radius` when given
+/// The Hamming radius that keeps the pairs at or above `threshold` (checked first with
+/// [`check_threshold`]): `radius` when given
 /// (clamped to the code length), else the gallery quantizer's calibrated radius for that
 /// cosine (interpolated between the calibrated thresholds; above the highest, the highest's
 /// radius, which keeps even more).
@@ -24,6 +25,7 @@ pub fn prefilter_radius(
     threshold: f32,
     radius: Option<u32>,
 ) -> Result<u32, JobError> {
+    check_threshold(threshold)?;
     let bits = gallery.bits() as u32;
     if let Some(r) = radius {
         return Ok(r.min(bits));

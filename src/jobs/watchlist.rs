@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::hits::HitsWriter;
 use super::table::gallery_provenance;
-use super::threshold::{check_threshold, prefilter_radius};
+use super::threshold::prefilter_radius;
 use super::{JobError, MetaCache};
 use crate::progress::Progress;
 use crate::scan::range::range_group;
@@ -67,7 +67,6 @@ pub fn watchlist(
     params: &WatchlistParams,
     progress: Option<&Progress>,
 ) -> Result<WatchlistSummary, JobError> {
-    check_threshold(params.threshold)?;
     if params.k == 0 {
         return Err(JobError::Params("-k must be at least 1".into()));
     }

@@ -18,7 +18,7 @@ use datafusion::common::tree_node::{Transformed, TransformedResult, TreeNode, Tr
 use datafusion::common::{JoinSide, JoinType, Result, ScalarValue};
 use datafusion::error::DataFusionError;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
-use datafusion::logical_expr::Operator;
+use datafusion::logical_expr::{ColumnarValue, Operator};
 use datafusion::physical_expr::expressions::{BinaryExpr, CastExpr, Column, Literal};
 use datafusion::physical_expr::{PhysicalExpr, ScalarFunctionExpr};
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
@@ -56,27 +56,25 @@ pub struct SimilarityJoinExec {
 }
 
 impl SimilarityJoinExec {
-    /// The node replacing `join` (whose schema and properties it keeps).
+    /// The node replacing `join`: its inputs and output projection.
     fn replacing(
         join: &NestedLoopJoinExec,
         left_column: usize,
         right_column: usize,
         similarity: Similarity,
-    ) -> Self {
-        Self {
-            left: join.left().clone(),
-            right: join.right().clone(),
+    ) -> Result<Self> {
+        Self::new(
+            join.left().clone(),
+            join.right().clone(),
             left_column,
             right_column,
             similarity,
-            projection: join.projection().as_ref().map(|p| p.to_vec()),
-            schema: join.schema(),
-            properties: join.properties().clone(),
-        }
+            join.projection().as_ref().map(|p| p.to_vec()),
+        )
     }
 
     /// A node joining `left` and `right` (inner join: left columns, then right columns, then
-    /// `projection`), as decoded from a serialized plan.
+    /// `projection`).
     pub fn new(
         left: Arc<dyn ExecutionPlan>,
         right: Arc<dyn ExecutionPlan>,
@@ -263,9 +261,7 @@ fn join(
 }
 
 /// Unit rows of an embedding column (zero rows for nulls, flagged invalid).
-fn unit_rows(col: &ArrayRef) -> Result<(Array2<f32>, Vec<bool>, usize)> {
-    let v = Vectors::from(&datafusion::logical_expr::ColumnarValue::Array(col.clone()))?;
-    let n = col.len();
+fn unit_rows(v: &Vectors, n: usize) -> Result<(Array2<f32>, Vec<bool>, usize)> {
     let mut dim = 0;
     for i in 0..n {
         if let Some(row) = v.row(i)? {
@@ -297,17 +293,13 @@ fn cosine_pairs(
     threshold: f64,
     strict: bool,
 ) -> Result<Vec<(u32, u32)>> {
-    let (lm, lv, ld) = unit_rows(lcol)?;
-    let (rm, rv, rd) = unit_rows(rcol)?;
+    let column = |c: &ArrayRef| Vectors::from(&ColumnarValue::Array(c.clone()));
+    let (lvec, rvec) = (column(lcol)?, column(rcol)?);
+    let (lm, lv, ld) = unit_rows(&lvec, lcol.len())?;
+    let (rm, rv, rd) = unit_rows(&rvec, rcol.len())?;
     if ld != rd {
         return Ok(Vec::new());
     }
-    let lvec = Vectors::from(&datafusion::logical_expr::ColumnarValue::Array(
-        lcol.clone(),
-    ))?;
-    let rvec = Vectors::from(&datafusion::logical_expr::ColumnarValue::Array(
-        rcol.clone(),
-    ))?;
     let mut out = Vec::new();
     for l0 in (0..lm.nrows()).step_by(TILE) {
         let l1 = (l0 + TILE).min(lm.nrows());
@@ -405,7 +397,7 @@ impl PhysicalOptimizerRule for SimilarityJoinRule {
             };
             match matched(join) {
                 Some((lc, rc, sim)) => Ok(Transformed::yes(
-                    Arc::new(SimilarityJoinExec::replacing(join, lc, rc, sim))
+                    Arc::new(SimilarityJoinExec::replacing(join, lc, rc, sim)?)
                         as Arc<dyn ExecutionPlan>,
                 )),
                 None => Ok(Transformed::no(node)),
