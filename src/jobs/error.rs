@@ -32,6 +32,10 @@ pub enum JobError {
     /// Encoding failed.
     #[error(transparent)]
     Quant(#[from] QuantError),
+    /// The embedding pipeline failed (no runtime, a bad model file, inference).
+    #[cfg(feature = "vision")]
+    #[error(transparent)]
+    Vision(#[from] crate::vision::VisionError),
     /// Writing the output failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -45,6 +49,8 @@ impl JobError {
             JobError::Gallery(g) => g.is_bad_input(),
             JobError::Quant(q) => q.is_bad_input(),
             JobError::Search(s) => !matches!(s, SearchError::Params(_)),
+            #[cfg(feature = "vision")]
+            JobError::Vision(v) => v.is_bad_input(),
             JobError::Params(_) | JobError::Store(_) => false,
         }
     }

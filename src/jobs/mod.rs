@@ -4,6 +4,8 @@ pub mod cluster;
 mod clusters_table;
 pub mod dedup;
 mod edges;
+#[cfg(feature = "vision")]
+pub mod embed;
 mod error;
 mod hits;
 pub mod identify;

@@ -6,7 +6,8 @@ use std::fs::File;
 use std::path::Path;
 
 use arrow::array::{make_builder, ArrayBuilder, ArrayRef, RecordBatch};
-use arrow::datatypes::SchemaRef;
+use arrow::array::{FixedSizeListBuilder, Float32Builder};
+use arrow::datatypes::{DataType, SchemaRef};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
@@ -33,6 +34,8 @@ impl TableWriter {
     ) -> Result<Self, StoreError> {
         let out = AtomicOutput::create(path)?;
         let props = WriterProperties::builder()
+            // The writer holds a whole row group in memory: bound it by bytes, not rows.
+            .set_max_row_group_row_count(Some(rows_per_group(&schema)))
             .set_compression(Compression::SNAPPY)
             .set_key_value_metadata(Some(provenance.to_key_values()))
             .build();
@@ -77,6 +80,23 @@ impl TableWriter {
     }
 }
 
+/// Bytes of rows buffered per row group.
+const ROW_GROUP_BYTES: usize = 64 << 20;
+
+/// Rows per row group for `schema`, from a per-row size estimate (fixed-width columns at
+/// their width, variable-width ones at 32 bytes).
+fn rows_per_group(schema: &SchemaRef) -> usize {
+    fn width(t: &DataType) -> usize {
+        match t {
+            DataType::FixedSizeList(f, n) => width(f.data_type()) * (*n).max(1) as usize,
+            DataType::FixedSizeBinary(n) => (*n).max(1) as usize,
+            t => t.primitive_width().unwrap_or(32),
+        }
+    }
+    let row: usize = schema.fields().iter().map(|f| width(f.data_type())).sum();
+    (ROW_GROUP_BYTES / row.max(1)).clamp(1024, 1 << 20)
+}
+
 fn parquet_error(path: &Path, source: parquet::errors::ParquetError) -> StoreError {
     StoreError::Parquet {
         path: path.to_path_buf(),
@@ -119,6 +139,27 @@ impl RowBuffer {
             .as_any_mut()
             .downcast_mut::<B>()
             .expect("builder of the column's type")
+    }
+
+    /// Appends a fixed-size list of floats (or a null) to column `i`.
+    pub fn push_f32_list(&mut self, i: usize, values: Option<&[f32]>, size: usize) {
+        let list = self.col::<FixedSizeListBuilder<Box<dyn ArrayBuilder>>>(i);
+        let items = list
+            .values()
+            .as_any_mut()
+            .downcast_mut::<Float32Builder>()
+            .expect("Float32 items");
+        match values {
+            Some(v) => items.append_slice(v),
+            None => items.append_slice(&vec![0.0; size]),
+        }
+        list.append(values.is_some());
+    }
+
+    /// Appends whole batches (of this table's schema) after the rows buffered so far.
+    pub fn write_batch(&mut self, batch: &RecordBatch) -> Result<(), StoreError> {
+        self.flush()?;
+        self.table.write(batch.columns().to_vec())
     }
 
     /// Ends the row being filled.

@@ -13,6 +13,9 @@ pub enum InputError {
     /// A directory given as input holds no `.parquet` file.
     #[error("{path}: directory contains no .parquet files")]
     EmptyDirectory { path: PathBuf },
+    /// A `.rec` file is not MXNet RecordIO (or is cut short).
+    #[error("{path}: not a readable RecordIO file: {message}")]
+    NotRecordIo { path: PathBuf, message: String },
     /// The file could not be opened or decoded as Parquet.
     #[error("{path}: not a readable Parquet file: {message}")]
     NotParquet { path: PathBuf, message: String },

@@ -8,6 +8,7 @@ mod faces;
 pub mod gallery;
 mod inputs;
 mod provenance;
+pub mod recordio;
 mod vectors;
 
 pub use atomic::{parent_dir, AtomicOutput};
