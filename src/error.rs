@@ -25,6 +25,11 @@ pub fn is_bad_input(err: &(dyn Error + 'static)) -> bool {
                 return true;
             }
         }
+        if let Some(v) = e.downcast_ref::<crate::vision::VisionError>() {
+            if v.is_bad_input() {
+                return true;
+            }
+        }
         current = e.source();
     }
     false

@@ -5,6 +5,8 @@ mod bad_input;
 mod cli;
 mod common;
 mod dedup;
+#[cfg(feature = "vision")]
+mod embed;
 mod gallery;
 mod identify;
 mod interop;
