@@ -428,8 +428,39 @@ pub enum BenchWhat {
     Dedup(BenchDedupArgs),
     /// Recall and speed against FAISS, HNSWLIB, USearch and ScaNN.
     Ann,
-    /// Photo embedding throughput.
-    Embed,
+    /// Photo embedding throughput against the Python baseline (OpenCV + onnxruntime).
+    Embed(BenchEmbedArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchEmbedArgs {
+    /// Photos to embed (folders or files; default: the test photos).
+    #[arg(default_value = "tests/data/photos")]
+    pub photos: Vec<PathBuf>,
+    /// Copies of the photo set to run over.
+    #[arg(long, default_value_t = 20)]
+    pub copies: usize,
+    /// Runs of each side (medians are reported).
+    #[arg(long, default_value_t = 3)]
+    pub repeat: usize,
+    /// Faces per recognizer batch (both sides).
+    #[arg(long, default_value_t = 32)]
+    pub batch: usize,
+    /// Directory holding the model files.
+    #[arg(long, default_value = "models")]
+    pub models: PathBuf,
+    /// Python interpreter of the baseline (needs opencv-python-headless: `make peers`).
+    #[arg(long, default_value = ".venv/bin/python")]
+    pub python: PathBuf,
+    /// The baseline script.
+    #[arg(long, default_value = "scripts/embed_baseline.py")]
+    pub baseline: PathBuf,
+    /// Measure faceflash-batch alone.
+    #[arg(long)]
+    pub no_baseline: bool,
+    /// Also write the report as JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

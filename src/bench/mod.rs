@@ -1,6 +1,8 @@
 //! Benchmark and evaluation helpers: the `synth` data generator and similarity statistics.
 
 pub mod dedup;
+#[cfg(feature = "vision")]
+pub mod embed;
 pub mod memory;
 pub mod quant;
 pub mod scan;

@@ -36,10 +36,7 @@ pub struct QuantBenchReport {
     pub radii: Vec<(f32, Option<u32>)>,
 }
 
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
+use super::stats::median;
 
 /// Fits `repeat` times on `input` and times encoding the whole table `repeat` times on one and
 /// on all threads.
@@ -80,7 +77,7 @@ pub fn run(
             };
             rates.push(rows as f64 / start.elapsed().as_secs_f64());
         }
-        Ok(median(&mut rates))
+        Ok(median(&rates))
     };
     let one = rayon::ThreadPoolBuilder::new()
         .num_threads(1)
@@ -89,13 +86,12 @@ pub fn run(
     let encode_per_second_1_thread = time_encode(Some(&one))?;
     let encode_per_second_all_threads = time_encode(None)?;
     let codes = q.encode(&vectors)?;
-    let mut sorted = fit_seconds.clone();
     Ok(QuantBenchReport {
         rows,
         dim,
         bits: q.bits(),
         threads: rayon::current_num_threads(),
-        fit_median_seconds: median(&mut sorted),
+        fit_median_seconds: median(&fit_seconds),
         fit_seconds,
         encode_per_second_1_thread,
         encode_per_second_all_threads,

@@ -75,9 +75,8 @@ pub struct ScanBenchReport {
     pub resident_after: Option<Resident>,
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
+fn median(v: Vec<f64>) -> f64 {
+    super::stats::median(&v)
 }
 
 fn timed<T>(f: impl FnOnce() -> T) -> (T, f64) {

@@ -167,3 +167,10 @@ pub fn table_summary(
         similarity: similarity_summary(&vectors, dim, &ids, 50_000),
     })
 }
+
+/// The median of `values` (the upper one of an even count); 0 when empty.
+pub fn median(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(0.0)
+}

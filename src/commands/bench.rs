@@ -14,7 +14,10 @@ pub fn run(args: &BenchArgs, out: &Output) -> Result<()> {
         BenchWhat::Scan(a) => scan(a, out),
         BenchWhat::Dedup(a) => dedup(a, out),
         BenchWhat::Ann => unavailable::run("bench ann"),
-        BenchWhat::Embed => unavailable::run("bench embed"),
+        #[cfg(feature = "vision")]
+        BenchWhat::Embed(a) => embed(a, out),
+        #[cfg(not(feature = "vision"))]
+        BenchWhat::Embed(_) => unavailable::run("bench embed"),
     }
 }
 
@@ -239,6 +242,53 @@ fn dedup(args: &BenchDedupArgs, out: &Output) -> Result<()> {
         out.say(format!(
             "brute force: {exact} exact pairs in {s:.1} s; pair recall {:.4}%, {false_pairs} false pairs",
             recall * 100.0
+        ));
+    }
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_string_pretty(&r)?)?;
+    }
+    Ok(())
+}
+
+#[cfg(feature = "vision")]
+fn embed(args: &crate::cli::BenchEmbedArgs, out: &Output) -> Result<()> {
+    use faceflash_batch::bench::embed::{run, EmbedBenchParams};
+    use faceflash_batch::vision::{Embedder, FaceOptions, ModelFiles, Profile};
+    let files = ModelFiles::locate(Profile::Sface, Some(&args.models))?;
+    let threads = rayon::current_num_threads();
+    let embedder = Embedder::load(files, FaceOptions::default(), threads)?;
+    let params = EmbedBenchParams {
+        photos: args.photos.clone(),
+        copies: args.copies,
+        repeat: args.repeat,
+        batch: args.batch.max(1),
+        baseline: (!args.no_baseline).then(|| (args.python.clone(), args.baseline.clone())),
+        models_dir: args.models.clone(),
+    };
+    let r = run(&embedder, &params)?;
+    let list = |v: &[f64]| {
+        v.iter()
+            .map(|x| format!("{x:.1}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    out.say(format!(
+        "embed benchmark: {} images ({} faces), {} threads, sface profile\n\
+         faceflash-batch: median {:.1} images/s (runs: {})",
+        r.images,
+        r.faces,
+        r.threads,
+        r.ours_median,
+        list(&r.ours_images_per_second)
+    ));
+    if let (Some(b), Some(ratio)) = (r.baseline_median, r.ratio) {
+        out.say(format!(
+            "Python baseline (OpenCV + onnxruntime): median {:.1} images/s (runs: {}), {} faces\n\
+             ratio: {:.2}×",
+            b,
+            list(&r.baseline_images_per_second),
+            r.baseline_faces.unwrap_or(0),
+            ratio
         ));
     }
     if let Some(path) = &args.json {

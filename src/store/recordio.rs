@@ -1,9 +1,9 @@
-//! MXNet RecordIO, the format of InsightFace's training sets (MS1MV2 `faces_emore/train.rec`
-//! + `train.idx`): records `magic 0xced7230a, u32 (cflag << 29 | length), data, padding to 4
-//! bytes`, with multi-part records (cflag 1/2/3) joined by the magic; each image record's data
-//! is an `IRHeader` (`u32 flag, f32 label, u64 id, u64 id2`, then `flag` extra f32 labels)
-//! followed by the encoded image. Records with no image (MS1MV2's header and identity-range
-//! records) are skipped by [`RecordIoReader::images`].
+//! MXNet RecordIO, the format of InsightFace's training sets (MS1MV2: `faces_emore/train.rec`
+//! and `train.idx`). A record is `magic 0xced7230a`, `u32 (cflag << 29 | length)`, the data,
+//! and padding to 4 bytes; multi-part records (cflag 1, 2, 3) are joined by the magic. An image
+//! record's data is an `IRHeader` (`u32 flag, f32 label, u64 id, u64 id2`, then `flag` extra
+//! f32 labels) and the encoded image. Records without an image (MS1MV2's header and
+//! identity-range records) are skipped by [`RecordIoReader::images`].
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Read, Seek, SeekFrom, Write};

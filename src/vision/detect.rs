@@ -55,7 +55,7 @@ pub fn decode_level(level: &LevelOutputs, width: usize, min_score: f32, out: &mu
     let anchors = level.cls.len().min(level.obj.len());
     for i in 0..anchors {
         let score = (level.cls[i].clamp(0.0, 1.0) * level.obj[i].clamp(0.0, 1.0)).sqrt();
-        if !(score >= min_score) {
+        if score < min_score || score.is_nan() {
             continue;
         }
         let (Some(b), Some(k)) = (
