@@ -250,7 +250,7 @@ fn bad_inputs_land_in_the_errors_table_and_the_job_goes_on() {
     .save(input.join("gradient.png"))
     .unwrap();
     std::os::unix::fs::symlink(dir.path().join("gone.jpg"), input.join("dangling.jpg")).unwrap();
-    // Colour types that are converted, not refused: grayscale, 16-bit, alpha.
+    // Colour types that are converted, not refused: grayscale, 16-bit, alpha, CMYK.
     let obama = image::open(photo("obama.jpg")).unwrap();
     DynamicImage::ImageLuma8(obama.to_luma8())
         .save(input.join("gray.png"))
@@ -261,6 +261,14 @@ fn bad_inputs_land_in_the_errors_table_and_the_job_goes_on() {
     DynamicImage::ImageRgba8(obama.to_rgba8())
         .save(input.join("alpha.png"))
         .unwrap();
+    let cmyk = std::process::Command::new(root().join(".venv/bin/python"))
+        .arg("-c")
+        .arg("import sys; from PIL import Image; Image.open(sys.argv[1]).convert('CMYK').save(sys.argv[2])")
+        .arg(photo("obama.jpg"))
+        .arg(input.join("cmyk.jpg"))
+        .status()
+        .expect("Pillow in .venv (make setup)");
+    assert!(cmyk.success(), "writing the CMYK JPEG with Pillow");
 
     let out = dir.path().join("faces.parquet");
     let errors = dir.path().join("errors.parquet");
@@ -304,10 +312,10 @@ fn bad_inputs_land_in_the_errors_table_and_the_job_goes_on() {
         .all(|m| m.as_deref().is_some_and(|m| !m.is_empty())));
     let rows = embeddings(&out);
     let good = &rows[&("good.jpg".to_string(), 0)];
-    for name in ["gray.png", "deep.png", "alpha.png"] {
+    for name in ["gray.png", "deep.png", "alpha.png", "cmyk.jpg"] {
         let v = &rows
             .get(&(name.to_string(), 0))
-            .unwrap_or_else(|| panic!("{name} embedded: {kinds:?}"));
+            .unwrap_or_else(|| panic!("{name} not embedded: {kinds:?}"));
         assert!(
             cosine(good, v) >= 0.85,
             "{name}: cosine {} to the colour original",
