@@ -47,7 +47,11 @@ impl PhysicalExtensionCodec for FaceflashCodec {
         _proto_converter: &dyn PhysicalProtoConverterExtension,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         match serde_json::from_slice::<Node>(buf).map_err(json_error)? {
-            Node::Job { spec, projection } => Ok(Arc::new(JobExec::new(spec, projection)?)),
+            Node::Job { spec, projection } => Ok(Arc::new(JobExec::new(
+                spec,
+                projection,
+                inputs.first().cloned(),
+            )?)),
             Node::SimilarityJoin {
                 left_column,
                 right_column,

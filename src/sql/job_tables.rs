@@ -3,7 +3,9 @@
 //! `ff_watchlist(watchlist, stream, threshold)`. Their schemas are the CLI jobs' tables, and
 //! they run the very same jobs, so SQL and CLI results are identical. A job runs when the
 //! query executes (never at planning, so `EXPLAIN` is free), on a blocking thread, into a
-//! temporary Parquet file whose batches then stream into the query.
+//! temporary Parquet file whose batches then stream into the query. The queries of
+//! `ff_identify` and the stream of `ff_watchlist` are a table or view of the session (the
+//! node's child plan, its rows written to a temporary file first) or a Parquet path.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -30,13 +32,51 @@ use crate::jobs::{self, ClusterParams, DedupParams, IdentifyParams, WatchlistPar
 use crate::scan::SearchParams;
 use crate::store::{resolve_inputs, Gallery, ReadOptions};
 
+/// Faces a job reads: a Parquet file or directory, or a table (or view) of the session,
+/// whose rows the job's plan node reads from its child plan.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FacesInput {
+    Path(PathBuf),
+    Table(String),
+}
+
+impl FacesInput {
+    /// A table of `session` when `name` is one, else a path.
+    fn resolve(session: &dyn Session, name: String) -> FacesInput {
+        if table_in(session, &name).is_some_and(|(schema, table)| schema.table_exist(&table)) {
+            FacesInput::Table(name)
+        } else {
+            FacesInput::Path(name.into())
+        }
+    }
+}
+
+/// The schema provider holding table `name` (`t`, `schema.t` or `catalog.schema.t`) and
+/// the bare table name.
+fn table_in(
+    session: &dyn Session,
+    name: &str,
+) -> Option<(Arc<dyn datafusion::catalog::SchemaProvider>, String)> {
+    let options = session.config_options();
+    let reference = datafusion::common::TableReference::from(name).resolve(
+        &options.catalog.default_catalog,
+        &options.catalog.default_schema,
+    );
+    let schema = session
+        .catalog_list()
+        .catalog(&reference.catalog)?
+        .schema(&reference.schema)?;
+    Some((schema, reference.table.to_string()))
+}
+
 /// A job a table function runs, with its arguments.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum JobSpec {
     /// `ff_identify(gallery, queries, k [, candidates])`.
     Identify {
         gallery: PathBuf,
-        queries: PathBuf,
+        queries: FacesInput,
         k: usize,
         candidates: Option<usize>,
     },
@@ -51,7 +91,7 @@ pub enum JobSpec {
     /// `ff_watchlist(watchlist, stream, threshold)`.
     Watchlist {
         watchlist: PathBuf,
-        stream: PathBuf,
+        stream: FacesInput,
         threshold: f32,
     },
 }
@@ -67,6 +107,21 @@ impl JobSpec {
         }
     }
 
+    /// The session table this job reads, if it reads one.
+    pub fn input_table(&self) -> Option<&str> {
+        match self {
+            JobSpec::Identify {
+                queries: FacesInput::Table(t),
+                ..
+            }
+            | JobSpec::Watchlist {
+                stream: FacesInput::Table(t),
+                ..
+            } => Some(t),
+            _ => None,
+        }
+    }
+
     fn name(&self) -> &'static str {
         match self {
             JobSpec::Identify { .. } => "ff_identify",
@@ -76,8 +131,22 @@ impl JobSpec {
         }
     }
 
-    /// Runs the job, writing its table to `out`.
-    pub fn run(&self, out: &std::path::Path) -> Result<(), anyhow::Error> {
+    /// Runs the job, writing its table to `out`; `table_rows` is the Parquet file holding the
+    /// rows of its input table (when it reads one).
+    pub fn run(
+        &self,
+        out: &std::path::Path,
+        table_rows: Option<&std::path::Path>,
+    ) -> Result<(), anyhow::Error> {
+        let faces = |input: &FacesInput| -> Result<Vec<PathBuf>, anyhow::Error> {
+            match (input, table_rows) {
+                (FacesInput::Path(p), _) => Ok(resolve_inputs(std::slice::from_ref(p))?),
+                (FacesInput::Table(_), Some(rows)) => Ok(vec![rows.to_path_buf()]),
+                (FacesInput::Table(t), None) => {
+                    anyhow::bail!("{}: the rows of table `{t}` were not given", self.name())
+                }
+            }
+        };
         match self {
             JobSpec::Identify {
                 gallery,
@@ -93,7 +162,7 @@ impl JobSpec {
                     },
                     batch_size: 4096,
                 };
-                let files = resolve_inputs(std::slice::from_ref(queries))?;
+                let files = faces(queries)?;
                 jobs::identify(&g, files, ReadOptions::default(), out, &params, None)?;
             }
             JobSpec::Dedup { gallery, threshold } => {
@@ -141,7 +210,7 @@ impl JobSpec {
                     per_identity: false,
                     batch_size: 4096,
                 };
-                let files = resolve_inputs(std::slice::from_ref(stream))?;
+                let files = faces(stream)?;
                 jobs::watchlist(&g, files, ReadOptions::default(), out, &params, None)?;
             }
         }
@@ -211,14 +280,17 @@ impl JobFunction {
         ]
     }
 
-    fn spec(self, e: &[Expr]) -> Result<JobSpec> {
+    fn spec(self, e: &[Expr], session: &dyn Session) -> Result<JobSpec> {
         Ok(match self {
             JobFunction::Identify => {
                 let f = "ff_identify";
                 arity(f, e, 3, 4, "(gallery, queries, k [, candidates])")?;
                 JobSpec::Identify {
                     gallery: string_arg(f, e, 0, "the gallery directory")?.into(),
-                    queries: string_arg(f, e, 1, "the queries Parquet file or directory")?.into(),
+                    queries: FacesInput::resolve(
+                        session,
+                        string_arg(f, e, 1, "the queries table, or Parquet file or directory")?,
+                    ),
                     k: count_arg(f, e, 2, "k")?,
                     candidates: if e.len() > 3 {
                         Some(count_arg(f, e, 3, "candidates")?)
@@ -253,7 +325,10 @@ impl JobFunction {
                 arity(f, e, 3, 3, "(watchlist, stream, threshold)")?;
                 JobSpec::Watchlist {
                     watchlist: string_arg(f, e, 0, "the watchlist gallery directory")?.into(),
-                    stream: string_arg(f, e, 1, "the stream Parquet file or directory")?.into(),
+                    stream: FacesInput::resolve(
+                        session,
+                        string_arg(f, e, 1, "the stream table, or Parquet file or directory")?,
+                    ),
                     threshold: threshold_arg(f, e, 2)?,
                 }
             }
@@ -263,7 +338,7 @@ impl JobFunction {
 
 impl TableFunctionImpl for JobFunction {
     fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
-        Ok(Arc::new(JobTable(self.spec(args.exprs())?)))
+        Ok(Arc::new(JobTable(self.spec(args.exprs(), args.session())?)))
     }
 }
 
@@ -283,27 +358,57 @@ impl TableProvider for JobTable {
 
     async fn scan(
         &self,
-        _state: &dyn Session,
+        state: &dyn Session,
         projection: Option<&Vec<usize>>,
         _filters: &[Expr],
         _limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        Ok(Arc::new(JobExec::new(self.0.clone(), projection.cloned())?))
+        let input = match self.0.input_table() {
+            Some(name) => {
+                let Some((schema, table)) = table_in(state, name) else {
+                    return plan_err!("{}: no table `{name}`", self.0.name());
+                };
+                let Some(provider) = schema.table(&table).await? else {
+                    return plan_err!("{}: no table `{name}`", self.0.name());
+                };
+                Some(provider.scan(state, None, &[], None).await?)
+            }
+            None => None,
+        };
+        Ok(Arc::new(JobExec::new(
+            self.0.clone(),
+            projection.cloned(),
+            input,
+        )?))
     }
 }
 
-/// The plan node that runs a job and streams its table.
+/// The plan node that runs a job and streams its table. A job reading a session table has
+/// that table's plan as its one child: its rows are written to a temporary Parquet file the
+/// job then reads like any faces table.
 #[derive(Debug)]
 pub struct JobExec {
     spec: JobSpec,
+    input: Option<Arc<dyn ExecutionPlan>>,
     projection: Option<Vec<usize>>,
     schema: SchemaRef,
     properties: Arc<PlanProperties>,
 }
 
 impl JobExec {
-    /// A node running `spec`, keeping the columns of `projection` (all when `None`).
-    pub fn new(spec: JobSpec, projection: Option<Vec<usize>>) -> Result<Self> {
+    /// A node running `spec`, keeping the columns of `projection` (all when `None`), reading
+    /// `input` when the job reads a table.
+    pub fn new(
+        spec: JobSpec,
+        projection: Option<Vec<usize>>,
+        input: Option<Arc<dyn ExecutionPlan>>,
+    ) -> Result<Self> {
+        if spec.input_table().is_some() != input.is_some() {
+            return datafusion::common::internal_err!(
+                "{}: a job reading a table needs its plan as the one input",
+                spec.name()
+            );
+        }
         let full = spec.schema();
         let schema = match &projection {
             Some(p) => Arc::new(full.project(p)?),
@@ -317,6 +422,7 @@ impl JobExec {
         ));
         Ok(Self {
             spec,
+            input,
             projection,
             schema,
             properties,
@@ -350,7 +456,7 @@ impl ExecutionPlan for JobExec {
     }
 
     fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
-        vec![]
+        self.input.iter().collect()
     }
 
     fn apply_expressions(
@@ -362,22 +468,38 @@ impl ExecutionPlan for JobExec {
 
     fn with_new_children(
         self: Arc<Self>,
-        _children: Vec<Arc<dyn ExecutionPlan>>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        Ok(self)
+        Ok(Arc::new(JobExec::new(
+            self.spec.clone(),
+            self.projection.clone(),
+            children.into_iter().next(),
+        )?))
     }
 
     fn execute(
         &self,
         _partition: usize,
-        _context: Arc<TaskContext>,
+        context: Arc<TaskContext>,
     ) -> Result<SendableRecordBatchStream> {
         let spec = self.spec.clone();
         let projection = self.projection.clone();
+        let input = self.input.clone();
         let run = async move {
-            tokio::task::spawn_blocking(move || run_and_read(&spec, projection.as_deref()))
-                .await
-                .map_err(|e| DataFusionError::External(Box::new(e)))?
+            let dir = tempfile::tempdir().map_err(|e| DataFusionError::External(Box::new(e)))?;
+            let rows = match input {
+                Some(plan) => {
+                    Some(write_rows(plan, context, &dir.path().join("input.parquet")).await?)
+                }
+                None => None,
+            };
+            tokio::task::spawn_blocking(move || {
+                let result = run_and_read(&spec, rows.as_deref(), projection.as_deref());
+                drop(dir);
+                result
+            })
+            .await
+            .map_err(|e| DataFusionError::External(Box::new(e)))?
         };
         let stream = futures::stream::once(run)
             .map(|r: Result<Vec<arrow::array::RecordBatch>>| match r {
@@ -392,15 +514,32 @@ impl ExecutionPlan for JobExec {
     }
 }
 
+/// Streams every row of `plan` into the Parquet file `path`.
+async fn write_rows(
+    plan: Arc<dyn ExecutionPlan>,
+    context: Arc<TaskContext>,
+    path: &std::path::Path,
+) -> Result<PathBuf> {
+    let mut stream = datafusion::physical_plan::execute_stream(plan, context)?;
+    let file = std::fs::File::create(path)?;
+    let mut writer = parquet::arrow::ArrowWriter::try_new(file, stream.schema(), None)?;
+    while let Some(batch) = stream.next().await {
+        writer.write(&batch?)?;
+    }
+    writer.close()?;
+    Ok(path.to_path_buf())
+}
+
 /// Runs the job into a temporary file and reads its (projected) batches back.
 fn run_and_read(
     spec: &JobSpec,
+    table_rows: Option<&std::path::Path>,
     projection: Option<&[usize]>,
 ) -> Result<Vec<arrow::array::RecordBatch>> {
     let external = |e: anyhow::Error| DataFusionError::External(e.into());
     let dir = tempfile::tempdir().map_err(|e| DataFusionError::External(Box::new(e)))?;
     let out = dir.path().join("result.parquet");
-    spec.run(&out).map_err(external)?;
+    spec.run(&out, table_rows).map_err(external)?;
     let file = std::fs::File::open(&out)?;
     let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)?
         .with_batch_size(8192)

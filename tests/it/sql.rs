@@ -411,6 +411,13 @@ fn plans_with_our_nodes_round_trip_through_the_codec() {
             ),
             "FaceflashJobExec",
         ),
+        (
+            // A job reading a session table carries the table's scan as its child.
+            format!(
+                "SELECT query_id, rank, face_id FROM ff_identify('{g}', 'f', 2) ORDER BY query_id, rank"
+            ),
+            "DataSourceExec",
+        ),
     ];
     session.runtime.block_on(async move {
         ctx.register_parquet("f", &f, Default::default())
