@@ -171,12 +171,8 @@ mod session {
             let src = if (rw, rh) == (w, h) {
                 img
             } else {
-                resized = image::imageops::resize(
-                    img,
-                    rw as u32,
-                    rh as u32,
-                    image::imageops::FilterType::Triangle,
-                );
+                // Area averaging in integers: fast, and no aliasing when shrinking a photo.
+                resized = image::imageops::thumbnail(img, rw as u32, rh as u32);
                 &resized
             };
             let mut input = vec![0f32; 3 * pw * ph];

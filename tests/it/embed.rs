@@ -552,3 +552,86 @@ fn exif_orientation_is_applied_before_detection() {
         assert!((r[k] - u[k]).abs() < 8.0, "box {r:?} vs upright {u:?}");
     }
 }
+
+/// An ArcFace-interface stand-in built from SFace with the `onnx` package: it takes
+/// `(x − 127.5) / 127.5` input like w600k_r50 and undoes that scaling before SFace, so the
+/// arcface profile must give the sface profile's embeddings exactly when it scales correctly.
+fn arcface_standin(dir: &Path) {
+    let script = r#"
+import sys, onnx
+from onnx import helper, TensorProto
+m = onnx.load(sys.argv[1]); g = m.graph
+old = g.input[0].name
+g.input[0].name = "input.1"
+for n in g.node:
+    for i, x in enumerate(n.input):
+        if x == old:
+            n.input[i] = "restored"
+g.initializer.extend([helper.make_tensor("half_range", TensorProto.FLOAT, [], [127.5])])
+g.node.insert(0, helper.make_node("Add", ["scaled", "half_range"], ["restored"]))
+g.node.insert(0, helper.make_node("Mul", ["input.1", "half_range"], ["scaled"]))
+onnx.checker.check_model(m)
+onnx.save(m, sys.argv[2])
+"#;
+    let status = std::process::Command::new(root().join(".venv/bin/python"))
+        .arg("-c")
+        .arg(script)
+        .arg(root().join("models/sface.onnx"))
+        .arg(dir.join("w600k_r50.onnx"))
+        .status()
+        .expect("onnx in .venv (make setup)");
+    assert!(status.success(), "building the ArcFace stand-in");
+    std::fs::copy(root().join("models/yunet.onnx"), dir.join("yunet.onnx")).unwrap();
+}
+
+#[test]
+fn arcface_profile_scales_its_input_and_checks_listed_sums() {
+    let dir = out_dir();
+    let models = dir.path().join("models");
+    std::fs::create_dir(&models).unwrap();
+    arcface_standin(&models);
+    let input = dir.path().join("photos");
+    std::fs::create_dir(&input).unwrap();
+    for name in ["obama.jpg", "t1.jpg"] {
+        std::fs::copy(photo(name), input.join(name)).unwrap();
+    }
+    let sface = dir.path().join("sface.parquet");
+    let arcface = dir.path().join("arcface.parquet");
+    assert_ok(&embed(&[arg(&input), "-o", arg(&sface)]));
+    assert_ok(&embed(&[
+        arg(&input),
+        "-o",
+        arg(&arcface),
+        "--profile",
+        "arcface",
+        "--models",
+        arg(&models),
+    ]));
+    let (a, b) = (embeddings(&sface), embeddings(&arcface));
+    assert_eq!(a.len(), 7);
+    assert_eq!(
+        a.keys().collect::<HashSet<_>>(),
+        b.keys().collect::<HashSet<_>>()
+    );
+    for (k, v) in &a {
+        assert!(cosine(v, &b[k]) > 0.9999, "{k:?}: {}", cosine(v, &b[k]));
+    }
+    let (batch, _) = read_table(&arcface);
+    assert_eq!(strings(&batch, "model")[0].as_deref(), Some("arcface"));
+    // A user model that differs from its line in SHA256SUMS is refused.
+    std::fs::write(
+        models.join("SHA256SUMS"),
+        format!("{}  w600k_r50.onnx\n", "0".repeat(64)),
+    )
+    .unwrap();
+    let run = embed(&[
+        arg(&input),
+        "-o",
+        arg(&dir.path().join("x.parquet")),
+        "--profile",
+        "arcface",
+        "--models",
+        arg(&models),
+    ]);
+    assert_fails_with(&run, 1, &["w600k_r50.onnx", "SHA-256"]);
+}
