@@ -16,8 +16,10 @@ test: setup
 	$(CARGO) clippy --all-targets -- -D warnings
 	$(CARGO) test
 
-## The main job on built-in synthetic data (debug build: no 30-minute release build of DataFusion).
+## The main job on built-in synthetic data, then the sample photos (debug build: no 30-minute
+## release build of DataFusion).
 demo: setup
+	bash scripts/fetch-test-images.sh
 	$(CARGO) run --quiet -- demo
 
 ## Criterion benchmarks of the core (release build without the sql/vision features).

@@ -180,12 +180,195 @@ pub fn run(args: &DemoArgs, out: &Output) -> Result<()> {
         "   {} hits for {} of {} stream faces in {:.2} s ({:.0} faces/s, Hamming radius {})",
         w.hits, w.faces_with_hits, w.stream_faces, w.seconds, w.faces_per_second, w.radius
     ));
+    sql_step(args, out)?;
+    photos_step(args, out)?;
     out.say(format!(
-        "\nQuery the outputs with SQL, e.g. the largest clusters:\n   faceflash-batch sql --table clusters={} \\\n     \"SELECT cluster_id, max(cluster_size) AS faces FROM clusters GROUP BY cluster_id ORDER BY faces DESC LIMIT 5\"\nNot yet in this build: embedding real photos (embed).\ndone in {:.1} s",
+        "\nQuery the outputs yourself, e.g.:\n   faceflash-batch sql --table clusters={} \\\n     \"SELECT cluster_id, max(cluster_size) AS faces FROM clusters GROUP BY cluster_id ORDER BY faces DESC LIMIT 5\"\ndone in {:.1} s",
         args.out.join("clusters.parquet").display(),
         start.elapsed().as_secs_f64()
     ));
     Ok(())
+}
+
+/// Step 8: SQL over the outputs (the identify matches joined with the clusters).
+#[cfg(feature = "sql")]
+fn sql_step(args: &DemoArgs, out: &Output) -> Result<()> {
+    use datafusion::prelude::ParquetReadOptions;
+    let query = "SELECT c.cluster_size AS cluster_faces, count(*) AS rank1_matches, \
+                 round(avg(m.cosine), 3) AS mean_cosine \
+                 FROM matches m JOIN clusters c ON m.face_id = c.face_id \
+                 WHERE m.rank = 1 GROUP BY c.cluster_size ORDER BY rank1_matches DESC LIMIT 5";
+    out.say(format!(
+        "\n8. sql (DataFusion with the ff_* functions): rank-1 matches by the size of the matched face's cluster\n   {query}"
+    ));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(rayon::current_num_threads())
+        .enable_all()
+        .build()?;
+    let text = runtime.block_on(async {
+        let ctx = faceflash_batch::sql::new_session();
+        for name in ["matches", "clusters"] {
+            let path = args.out.join(format!("{name}.parquet"));
+            ctx.register_parquet(
+                name,
+                path.to_string_lossy().as_ref(),
+                ParquetReadOptions::default(),
+            )
+            .await?;
+        }
+        let batches = ctx.sql(query).await?.collect().await?;
+        anyhow::Ok(arrow::util::pretty::pretty_format_batches(&batches)?.to_string())
+    })?;
+    out.say(format!("   {}", text.replace('\n', "\n   ")));
+    Ok(())
+}
+
+#[cfg(not(feature = "sql"))]
+fn sql_step(_args: &DemoArgs, out: &Output) -> Result<()> {
+    out.say("\n8. sql: not in this build (feature `sql`)");
+    Ok(())
+}
+
+/// Step 9: the real sample photos (when `make demo` fetched them): embed, then show which
+/// faces are the same person.
+#[cfg(feature = "vision")]
+fn photos_step(args: &DemoArgs, out: &Output) -> Result<()> {
+    use faceflash_batch::jobs::embed::{embed, EmbedOutputs, EmbedParams};
+    use faceflash_batch::vision::{collect_images, Embedder, FaceOptions, ModelFiles, Profile};
+    let photos = std::path::PathBuf::from("tests/data/photos");
+    let files = match ModelFiles::locate(Profile::Sface, None) {
+        Ok(f) if photos.is_dir() => f,
+        _ => {
+            out.say("\n9. embed: skipped (no models/ or tests/data/photos here: `make demo` fetches them)");
+            return Ok(());
+        }
+    };
+    let faces_path = args.out.join("photos.parquet");
+    out.say(format!(
+        "\n9. embed: the sample photos in {} (YuNet + SFace on ONNX Runtime) → {}",
+        photos.display(),
+        faces_path.display()
+    ));
+    let embedder = Embedder::load(files, FaceOptions::default(), rayon::current_num_threads())?;
+    let items = collect_images(std::slice::from_ref(&photos))?;
+    let outputs = EmbedOutputs {
+        faces: &faces_path,
+        errors: None,
+    };
+    let s = embed(
+        &embedder,
+        items,
+        None,
+        &outputs,
+        &EmbedParams {
+            batch: 32,
+            resume: false,
+        },
+        None,
+    )?;
+    out.say(format!(
+        "   {} faces ({}-d) from {} photos in {:.2} s",
+        s.faces, s.dim, s.images, s.seconds
+    ));
+    let (names, vectors) = read_faces(&faces_path)?;
+    for group in same_person_groups(&vectors, s.dim, 0.5) {
+        if group.len() < 2 {
+            continue;
+        }
+        let mut lowest = 1.0f32;
+        for (x, &i) in group.iter().enumerate() {
+            for &j in &group[x + 1..] {
+                lowest = lowest.min(pair_cosine(&vectors, s.dim, i, j));
+            }
+        }
+        let members: Vec<&str> = group.iter().map(|&i| names[i].as_str()).collect();
+        out.say(format!(
+            "   same person (cosine ≥ 0.5, lowest pair {:.2}): {}",
+            lowest,
+            members.join(", ")
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(not(feature = "vision"))]
+fn photos_step(_args: &DemoArgs, out: &Output) -> Result<()> {
+    out.say("\n9. embed: not in this build (feature `vision`)");
+    Ok(())
+}
+
+/// `file#face` names and the embeddings of a faces table written by `embed`.
+#[cfg(feature = "vision")]
+fn read_faces(path: &std::path::Path) -> Result<(Vec<String>, Vec<f32>)> {
+    use arrow::array::AsArray;
+    let file = std::fs::File::open(path)?;
+    let reader =
+        parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)?.build()?;
+    let (mut names, mut vectors) = (Vec::new(), Vec::new());
+    for batch in reader {
+        let b = batch?;
+        let paths = b
+            .column_by_name("path")
+            .expect("path")
+            .as_string::<i32>()
+            .clone();
+        let index = b
+            .column_by_name("face_index")
+            .expect("face_index")
+            .as_primitive::<arrow::datatypes::UInt16Type>()
+            .clone();
+        let emb = b
+            .column_by_name("embedding")
+            .expect("embedding")
+            .as_fixed_size_list()
+            .clone();
+        for i in 0..b.num_rows() {
+            let name = std::path::Path::new(paths.value(i))
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            names.push(format!("{name}#{}", index.value(i)));
+            vectors.extend_from_slice(
+                emb.value(i)
+                    .as_primitive::<arrow::datatypes::Float32Type>()
+                    .values(),
+            );
+        }
+    }
+    Ok((names, vectors))
+}
+
+/// Cosine of rows `i` and `j` of unit vectors.
+#[cfg(feature = "vision")]
+fn pair_cosine(vectors: &[f32], dim: usize, i: usize, j: usize) -> f32 {
+    faceflash_batch::scan::dot(
+        &vectors[i * dim..(i + 1) * dim],
+        &vectors[j * dim..(j + 1) * dim],
+    )
+}
+
+/// Connected components of the faces linked at cosine ≥ `threshold` (a handful of faces:
+/// every pair is compared).
+#[cfg(feature = "vision")]
+fn same_person_groups(vectors: &[f32], dim: usize, threshold: f32) -> Vec<Vec<usize>> {
+    let n = vectors.len() / dim.max(1);
+    let mut group: Vec<usize> = (0..n).collect();
+    for i in 0..n {
+        for j in i + 1..n {
+            if pair_cosine(vectors, dim, i, j) >= threshold {
+                let (a, b) = (group[i], group[j]);
+                group.iter_mut().filter(|g| **g == b).for_each(|g| *g = a);
+            }
+        }
+    }
+    let mut out: Vec<Vec<usize>> = Vec::new();
+    for root in 0..n {
+        let members: Vec<usize> = (0..n).filter(|&i| group[i] == root).collect();
+        if !members.is_empty() {
+            out.push(members);
+        }
+    }
+    out
 }
 
 /// Step 6: dedup at cosine 0.5 with clusters and the HTML report.
