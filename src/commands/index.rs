@@ -111,6 +111,7 @@ pub fn run(args: &IndexArgs, out: &Output) -> Result<()> {
         event = "index_done",
         gallery = %summary.gallery.display(),
         rows_added = summary.rows_added,
+        rows_skipped = summary.rows_skipped,
         shards_added = summary.shards_added,
         total_rows = summary.total_rows,
         generation = summary.generation,
@@ -118,10 +119,15 @@ pub fn run(args: &IndexArgs, out: &Output) -> Result<()> {
         "gallery written"
     );
     out.say(format!(
-        "{} {}: +{} faces in {} new shard(s); now {} faces in {} shard(s), generation {} ({:.1} s, {:.0} faces/s)",
+        "{} {}: +{} faces{} in {} new shard(s); now {} faces in {} shard(s), generation {} ({:.1} s, {:.0} faces/s)",
         if summary.created { "created" } else { "appended to" },
         summary.gallery.display(),
         summary.rows_added,
+        if summary.rows_skipped > 0 {
+            format!(" ({} already indexed, skipped)", summary.rows_skipped)
+        } else {
+            String::new()
+        },
         summary.shards_added,
         summary.total_rows,
         summary.shards,

@@ -82,6 +82,34 @@ impl EmbeddingBatch {
     pub fn vector(&self, i: usize) -> &[f32] {
         &self.vectors[i * self.dim..(i + 1) * self.dim]
     }
+
+    /// The rows where `keep` is true (`first_row` stays that of the whole batch).
+    pub fn select(
+        &self,
+        keep: &arrow::array::BooleanArray,
+    ) -> Result<EmbeddingBatch, arrow::error::ArrowError> {
+        use arrow::array::AsArray;
+        let filter = |a: &StringArray| -> Result<StringArray, arrow::error::ArrowError> {
+            Ok(arrow::compute::filter(a, keep)?.as_string::<i32>().clone())
+        };
+        let vectors = (0..self.len())
+            .filter(|&i| keep.value(i))
+            .flat_map(|i| self.vector(i).iter().copied())
+            .collect();
+        Ok(EmbeddingBatch {
+            path: self.path.clone(),
+            first_row: self.first_row,
+            face_id: filter(&self.face_id)?,
+            identity: filter(&self.identity)?,
+            dim: self.dim,
+            vectors,
+            columns: self
+                .columns
+                .as_ref()
+                .map(|c| arrow::compute::filter_record_batch(c, keep))
+                .transpose()?,
+        })
+    }
 }
 
 struct OpenFile {

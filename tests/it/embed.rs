@@ -345,6 +345,10 @@ fn resume_does_no_work_the_second_time_and_only_new_photos_after() {
     ];
     assert_ok(&embed(&args));
     let first = read_table(&out).0;
+    let bytes = (
+        std::fs::read(&out).unwrap(),
+        std::fs::read(&errors).unwrap(),
+    );
     let second = embed(&args);
     assert_ok(&second);
     let said = String::from_utf8_lossy(&second.stdout);
@@ -355,6 +359,14 @@ fn resume_does_no_work_the_second_time_and_only_new_photos_after() {
     assert_eq!(
         strings(&read_table(&out).0, "face_id"),
         strings(&first, "face_id")
+    );
+    // Nothing new: both files are left exactly as they were.
+    assert_eq!(
+        (
+            std::fs::read(&out).unwrap(),
+            std::fs::read(&errors).unwrap()
+        ),
+        bytes
     );
     assert_eq!(read_table(&errors).0.num_rows(), 1);
     std::fs::copy(photo("obama2.jpg"), input.join("obama2.jpg")).unwrap();

@@ -19,7 +19,7 @@ pub use tables::{embed_errors_schema, embedded_faces_schema, ErrorsOut, FaceRow,
 use crate::jobs::JobError;
 use crate::progress::Progress;
 use crate::store::recordio::RecordIoReader;
-use crate::store::Provenance;
+use crate::store::{count_rows, Provenance};
 use crate::vision::walk::ImageSource;
 use crate::vision::{Embedder, FaceCrop, Fault, FaultKind, ImageItem};
 
@@ -130,6 +130,12 @@ pub fn embed(
     summary.skipped = total - items.len() as u64;
     if let Some(p) = progress {
         p.inc(summary.skipped);
+    }
+    if resume_faces && items.is_empty() && (out.errors.is_none() || resume_errors) {
+        // Nothing new: the outputs stay exactly as they are (a cron rerun writes nothing).
+        summary.rows = count_rows(std::slice::from_ref(&out.faces.to_path_buf()))?;
+        summary.seconds = start.elapsed().as_secs_f64();
+        return Ok(summary);
     }
 
     let mut faces_out =

@@ -21,6 +21,9 @@ use crate::store::EmbeddingBatch;
 pub struct IndexSummary {
     pub gallery: PathBuf,
     pub rows_added: u64,
+    /// Input rows not added because their `face_id` is already in the gallery (live or
+    /// removed) or came earlier in the input.
+    pub rows_skipped: u64,
     pub shards_added: usize,
     pub total_rows: u64,
     pub shards: usize,
@@ -51,6 +54,10 @@ pub struct GalleryWriter {
     schema: Option<SchemaRef>,
     rows_added: u64,
     shards_added: usize,
+    /// Every face id in the gallery and added so far: a face id is indexed once, so a
+    /// rerun of the same append adds nothing and an erased face is not re-added.
+    known: std::collections::HashSet<String>,
+    rows_skipped: u64,
 }
 
 impl GalleryWriter {
@@ -162,6 +169,12 @@ impl GalleryWriter {
             writer.carried = CarriedColumns::from_schema(skip_columns, &schema);
             writer.schema = Some(schema);
         }
+        for shard in &writer.manifest.shards {
+            let (ids, _) = super::meta::read_ids(&dir.join(&shard.meta.file))?;
+            writer
+                .known
+                .extend(ids.iter().flatten().map(str::to_string));
+        }
         Ok(writer)
     }
 
@@ -189,11 +202,30 @@ impl GalleryWriter {
             schema: None,
             rows_added: 0,
             shards_added: 0,
+            known: std::collections::HashSet::new(),
+            rows_skipped: 0,
         }
     }
 
-    /// Encodes and appends a batch of faces.
+    /// Encodes and appends a batch of faces, skipping face ids already indexed.
     pub fn push(&mut self, batch: &EmbeddingBatch) -> Result<(), GalleryError> {
+        let keep: Vec<bool> = batch
+            .face_id
+            .iter()
+            .map(|id| self.known.insert(id.unwrap_or_default().to_string()))
+            .collect();
+        let kept = keep.iter().filter(|&&k| k).count();
+        self.rows_skipped += (batch.len() - kept) as u64;
+        if kept < batch.len() {
+            let selected = batch
+                .select(&arrow::array::BooleanArray::from(keep))
+                .map_err(|e| GalleryError::io(batch.path.as_path(), std::io::Error::other(e)))?;
+            return self.push_new(&selected);
+        }
+        self.push_new(batch)
+    }
+
+    fn push_new(&mut self, batch: &EmbeddingBatch) -> Result<(), GalleryError> {
         if batch.is_empty() {
             return Ok(());
         }
@@ -297,6 +329,7 @@ impl GalleryWriter {
         Ok(IndexSummary {
             gallery: self.dir.clone(),
             rows_added: self.rows_added,
+            rows_skipped: self.rows_skipped,
             shards_added: self.shards_added,
             total_rows: self.manifest.total_rows(),
             shards: self.manifest.shards.len(),
