@@ -15,7 +15,7 @@ ff_config() { # FILE: source the pipeline's config (shell KEY=VALUE lines)
     FACEFLASH=${FACEFLASH:-faceflash-batch}
     THREADS=${THREADS:-}
     DRY_RUN=${DRY_RUN:-0}
-    : "${WORK:?WORK (the pipeline's state and output folder) must be set in $1}"
+    : "${WORK:?WORK (the state and output folder of the pipeline) must be set in $1}"
     mkdir -p "$WORK/runs"
     RUN_ID=$(date -u +%Y%m%dT%H%M%SZ)-$$
     RUN_DIR="$WORK/runs/$RUN_ID"
@@ -49,7 +49,7 @@ ff_step() { # NAME COMMAND...: run a step, log its events, record its outcome; s
     "$@" >"$RUN_DIR/$name.out" 2>"$log" || code=$?
     end=$(date +%s.%N)
     local result
-    result=$(grep -h '"event":"[a-z_]*_done"' "$log" | tail -n 1)
+    result=$(grep -h '"event":"[a-z_]*_done"' "$log" | tail -n 1 || true)
     STEPS="$STEPS${STEPS:+,}{\"name\":\"$name\",\"exit_code\":$code,\"seconds\":$(awk "BEGIN{print $end-$start}"),\"result\":${result:-null}}"
     if [ "$code" -ne 0 ]; then
         echo "$PIPELINE: step $name failed (exit $code); its log: $log" >&2

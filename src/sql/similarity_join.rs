@@ -8,6 +8,8 @@
 //! kernel over row-major codes.
 
 use std::fmt;
+
+use rayon::prelude::*;
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, UInt32Array};
@@ -300,34 +302,40 @@ fn cosine_pairs(
     if ld != rd {
         return Ok(Vec::new());
     }
-    let mut out = Vec::new();
-    for l0 in (0..lm.nrows()).step_by(TILE) {
-        let l1 = (l0 + TILE).min(lm.nrows());
-        for r0 in (0..rm.nrows()).step_by(TILE) {
-            let r1 = (r0 + TILE).min(rm.nrows());
-            let sims = lm.slice(s![l0..l1, ..]).dot(&rm.slice(s![r0..r1, ..]).t());
-            for i in l0..l1 {
-                if !lv[i] {
-                    continue;
-                }
-                for j in r0..r1 {
-                    if rv[j] && f64::from(sims[[i - l0, j - r0]]) >= threshold - 1e-4 {
-                        // The exact test: ff_cosine's own arithmetic on the raw values.
-                        let (a, b) = (lvec.row(i)?, rvec.row(j)?);
-                        if let (Some(a), Some(b)) = (a, b) {
-                            if let Some(c) = cosine(&a, &b) {
-                                let c = f64::from(c);
-                                if c > threshold || (!strict && c == threshold) {
-                                    out.push((i as u32, j as u32));
+    // Left tiles in parallel (each against every right tile), concatenated in tile order:
+    // the pairs come out sorted by (left, right) whatever the thread count.
+    let starts: Vec<usize> = (0..lm.nrows()).step_by(TILE).collect();
+    let tiles: Vec<Vec<(u32, u32)>> = starts
+        .par_iter()
+        .map(|&l0| -> Result<Vec<(u32, u32)>> {
+            let l1 = (l0 + TILE).min(lm.nrows());
+            let mut found = Vec::new();
+            for r0 in (0..rm.nrows()).step_by(TILE) {
+                let r1 = (r0 + TILE).min(rm.nrows());
+                let sims = lm.slice(s![l0..l1, ..]).dot(&rm.slice(s![r0..r1, ..]).t());
+                for (i, row) in (l0..l1).zip(sims.rows()) {
+                    if !lv[i] {
+                        continue;
+                    }
+                    for (j, &approx) in (r0..r1).zip(row.iter()) {
+                        if rv[j] && f64::from(approx) >= threshold - 1e-4 {
+                            // The exact test: ff_cosine's own arithmetic on the raw values.
+                            if let (Some(a), Some(b)) = (lvec.row(i)?, rvec.row(j)?) {
+                                if let Some(c) = cosine(&a, &b) {
+                                    let c = f64::from(c);
+                                    if c > threshold || (!strict && c == threshold) {
+                                        found.push((i as u32, j as u32));
+                                    }
                                 }
                             }
                         }
                     }
                 }
             }
-        }
-    }
-    Ok(out)
+            Ok(found)
+        })
+        .collect::<Result<_>>()?;
+    Ok(tiles.concat())
 }
 
 fn hamming_pairs(
@@ -362,19 +370,28 @@ fn hamming_pairs(
     };
     let (lw, rw) = (words(lf), words(rf));
     let w = width / 8;
-    let mut dist = vec![0u32; lf.len()];
-    let mut out = Vec::new();
-    for j in 0..rf.len() {
-        if rf.is_null(j) {
-            continue;
-        }
-        crate::scan::distances(&rw[j * w..(j + 1) * w], &lw, &mut dist);
-        for (i, &d) in dist.iter().enumerate() {
-            if lf.is_valid(i) && (d < radius || (!strict && d == radius)) {
-                out.push((i as u32, j as u32));
+    // Right rows in parallel blocks, each scanning every left code; sorted at the end.
+    let blocks: Vec<Vec<(u32, u32)>> = (0..rf.len())
+        .collect::<Vec<_>>()
+        .par_chunks(TILE)
+        .map(|js| {
+            let mut dist = vec![0u32; lf.len()];
+            let mut found = Vec::new();
+            for &j in js {
+                if rf.is_null(j) {
+                    continue;
+                }
+                crate::scan::distances(&rw[j * w..(j + 1) * w], &lw, &mut dist);
+                for (i, &d) in dist.iter().enumerate() {
+                    if lf.is_valid(i) && (d < radius || (!strict && d == radius)) {
+                        found.push((i as u32, j as u32));
+                    }
+                }
             }
-        }
-    }
+            found
+        })
+        .collect();
+    let mut out = blocks.concat();
     out.sort_unstable();
     Ok(out)
 }

@@ -142,8 +142,9 @@ mod tests {
             assert!((a - b).abs() < 1e-3, "{a} vs {b}");
         }
         let inv = fwd.inverse().unwrap();
+        // Equal up to the f32 precision of the landmarks (≈ 1e-7 relative).
         for (a, b) in fit.0.iter().zip(inv.0.iter()) {
-            assert!((a - b).abs() < 1e-6, "{a} vs {b}");
+            assert!((a - b).abs() < 1e-5 * b.abs().max(1.0), "{a} vs {b}");
         }
     }
 

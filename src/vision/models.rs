@@ -12,7 +12,7 @@ use super::VisionError;
 /// SHA-256 of `models/yunet.onnx` as written by `scripts/fetch-models.sh`.
 pub const YUNET_SHA256: &str = "e305a835f90c4c77e5e410bd77eb8585424645abaa92d795c7bceb68a8a519ee";
 /// SHA-256 of `models/sface.onnx` as written by `scripts/fetch-models.sh`.
-pub const SFACE_SHA256: &str = "a9c3c3b5dad0c8c72569d37ca147c9b59b998fa8cb2e335bbc005008f8d67d7b";
+pub const SFACE_SHA256: &str = "ab872eaae25a7323ed1b7d90a3b2294d187664174c9912623e99dc68bc15326f";
 
 /// How the recognizer wants its 112×112 RGB input.
 #[derive(Debug, Clone, Copy, PartialEq)]

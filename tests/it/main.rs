@@ -10,6 +10,8 @@ mod embed;
 mod gallery;
 mod identify;
 mod interop;
+#[cfg(feature = "vision")]
+mod pipelines;
 mod quant;
 mod reader;
 #[cfg(feature = "sql")]
