@@ -522,7 +522,11 @@ async fn write_rows(
 ) -> Result<PathBuf> {
     let mut stream = datafusion::physical_plan::execute_stream(plan, context)?;
     let file = std::fs::File::create(path)?;
-    let mut writer = parquet::arrow::ArrowWriter::try_new(file, stream.schema(), None)?;
+    // Small row groups: the writer holds one in memory (64K rows of 512-d floats ≈ 128 MB).
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_max_row_group_row_count(Some(65_536))
+        .build();
+    let mut writer = parquet::arrow::ArrowWriter::try_new(file, stream.schema(), Some(props))?;
     while let Some(batch) = stream.next().await {
         writer.write(&batch?)?;
     }
