@@ -271,17 +271,43 @@ fn photos_step(args: &DemoArgs, out: &Output) -> Result<()> {
         s.faces, s.dim, s.images, s.seconds
     ));
     let (names, vectors) = read_faces(&faces_path)?;
-    for group in same_person_groups(&vectors, s.dim, 0.5) {
-        if group.len() < 2 {
-            continue;
+    // The same clustering as `dedup --clusters --min-faces 1` (connected components) over
+    // every pair of the handful of faces at cosine ≥ 0.5.
+    let n = names.len();
+    let mut spill = jobs::EdgeSpill::create(&args.out)?;
+    for i in 0..n {
+        for j in i + 1..n {
+            let cosine = pair_cosine(&vectors, s.dim, i, j);
+            if cosine >= 0.5 {
+                spill.push(jobs::Edge {
+                    a: i as u64,
+                    b: j as u64,
+                    cosine,
+                })?;
+            }
         }
+    }
+    let mut edges = spill.finish()?;
+    let params = jobs::ClusterParams {
+        min_faces: 1,
+        min_cluster: 2,
+    };
+    let (clusters, _) = jobs::cluster(
+        n as u64,
+        |_| true,
+        &mut edges,
+        |a, b| names[a as usize].cmp(&names[b as usize]),
+        &params,
+    )?;
+    for c in clusters {
+        let rows: Vec<usize> = c.members.iter().map(|m| m.row as usize).collect();
         let mut lowest = 1.0f32;
-        for (x, &i) in group.iter().enumerate() {
-            for &j in &group[x + 1..] {
+        for (x, &i) in rows.iter().enumerate() {
+            for &j in &rows[x + 1..] {
                 lowest = lowest.min(pair_cosine(&vectors, s.dim, i, j));
             }
         }
-        let members: Vec<&str> = group.iter().map(|&i| names[i].as_str()).collect();
+        let members: Vec<&str> = rows.iter().map(|&i| names[i].as_str()).collect();
         out.say(format!(
             "   same person (cosine ≥ 0.5, lowest pair {:.2}): {}",
             lowest,
@@ -345,30 +371,6 @@ fn pair_cosine(vectors: &[f32], dim: usize, i: usize, j: usize) -> f32 {
         &vectors[i * dim..(i + 1) * dim],
         &vectors[j * dim..(j + 1) * dim],
     )
-}
-
-/// Connected components of the faces linked at cosine ≥ `threshold` (a handful of faces:
-/// every pair is compared).
-#[cfg(feature = "vision")]
-fn same_person_groups(vectors: &[f32], dim: usize, threshold: f32) -> Vec<Vec<usize>> {
-    let n = vectors.len() / dim.max(1);
-    let mut group: Vec<usize> = (0..n).collect();
-    for i in 0..n {
-        for j in i + 1..n {
-            if pair_cosine(vectors, dim, i, j) >= threshold {
-                let (a, b) = (group[i], group[j]);
-                group.iter_mut().filter(|g| **g == b).for_each(|g| *g = a);
-            }
-        }
-    }
-    let mut out: Vec<Vec<usize>> = Vec::new();
-    for root in 0..n {
-        let members: Vec<usize> = (0..n).filter(|&i| group[i] == root).collect();
-        if !members.is_empty() {
-            out.push(members);
-        }
-    }
-    out
 }
 
 /// Step 6: dedup at cosine 0.5 with clusters and the HTML report.
