@@ -4,10 +4,8 @@
 use anyhow::{Context, Result};
 use faceflash_batch::jobs::embed::{embed, EmbedOutputs, EmbedParams};
 use faceflash_batch::progress::Progress;
-use faceflash_batch::store::recordio::RecordIoReader;
-use faceflash_batch::vision::walk::ImageSource;
 use faceflash_batch::vision::{
-    collect_images, Embedder, FaceOptions, ImageItem, ModelFiles, Profile,
+    collect_images, collect_records, Embedder, FaceOptions, ModelFiles, Profile,
 };
 
 use super::{Output, UsageError};
@@ -47,7 +45,7 @@ pub fn run(args: &EmbedArgs, out: &Output) -> Result<()> {
     }
     let profile = Profile::parse(&args.profile).map_err(|e| UsageError(e.to_string()))?;
     let items = match &args.recordio {
-        Some(rec) => record_items(rec)?,
+        Some(rec) => collect_records(rec)?,
         None => collect_images(&args.inputs)?,
     };
     let files = ModelFiles::locate(profile, args.models.as_deref())?;
@@ -125,19 +123,4 @@ pub fn run(args: &EmbedArgs, out: &Output) -> Result<()> {
         },
     ));
     Ok(())
-}
-
-/// The image records of a RecordIO file: path `FILE#KEY`, identity = the integer label.
-fn record_items(rec: &std::path::Path) -> Result<Vec<ImageItem>> {
-    let mut reader = RecordIoReader::open(rec)?;
-    let name = rec.display().to_string();
-    Ok(reader
-        .images()?
-        .into_iter()
-        .map(|r| ImageItem {
-            path: format!("{name}#{}", r.key),
-            source: ImageSource::Record { offset: r.offset },
-            identity: Some(format!("{}", r.label as i64)),
-        })
-        .collect())
 }

@@ -25,4 +25,4 @@ pub use detect::{nms, Detection};
 pub use embedder::{Embedder, FaceCrop, FaceOptions};
 pub use error::{Fault, FaultKind, VisionError};
 pub use models::{ModelFiles, Profile};
-pub use walk::{collect_images, ImageItem, IMAGE_EXTENSIONS};
+pub use walk::{collect_images, collect_records, ImageItem, IMAGE_EXTENSIONS};

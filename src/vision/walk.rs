@@ -1,10 +1,12 @@
 //! The images to embed: photo folders walked recursively, image files named directly, and
-//! text files listing one image path per line. Identity = the name of the image's parent
-//! folder.
+//! text files listing one image path per line (identity = the name of the image's parent
+//! folder), or the records of a RecordIO file (identity = the label).
 
 use std::path::{Path, PathBuf};
 
 use super::VisionError;
+use crate::store::recordio::RecordIoReader;
+use crate::store::InputError;
 
 /// File extensions taken from folders (compared case-insensitively).
 pub const IMAGE_EXTENSIONS: [&str; 7] = ["jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff"];
@@ -89,6 +91,21 @@ pub fn collect_images(inputs: &[PathBuf]) -> Result<Vec<ImageItem>, VisionError>
         }
     }
     Ok(items)
+}
+
+/// The image records of a RecordIO file (MS1MV2 `train.rec`), in key order: `path` is
+/// `FILE#KEY`, `identity` the integer label.
+pub fn collect_records(rec: &Path) -> Result<Vec<ImageItem>, InputError> {
+    let name = rec.display().to_string();
+    Ok(RecordIoReader::open(rec)?
+        .images()?
+        .into_iter()
+        .map(|r| ImageItem {
+            path: format!("{name}#{}", r.key),
+            source: ImageSource::Record { offset: r.offset },
+            identity: Some(format!("{}", r.label as i64)),
+        })
+        .collect())
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
