@@ -100,6 +100,10 @@ pub struct SynthArgs {
     /// Random seed; the output is identical for a given seed whatever the thread count.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Also write DIR/fit.parquet: this many rows of identities in neither table, to fit a
+    /// quantizer on data disjoint from the queries.
+    #[arg(long, default_value_t = 0)]
+    pub fit: usize,
     /// Output directory: writes DIR/gallery.parquet and DIR/queries.parquet.
     #[arg(long, short = 'o', value_name = "DIR")]
     pub out: PathBuf,
@@ -426,10 +430,97 @@ pub enum BenchWhat {
     Scan(BenchScanArgs),
     /// Dedup self-join: time, code pairs/s, and pair recall against exact brute force.
     Dedup(BenchDedupArgs),
-    /// Recall and speed against FAISS, HNSWLIB, USearch and ScaNN.
-    Ann,
+    /// Our side of the comparison against FAISS, HNSWLIB, USearch and ScaNN: per scale,
+    /// prepare a dataset (fit, gallery and query tables, exact ground truth), then in a
+    /// process of its own fit, build, and measure latency, throughput, recall, memory and the
+    /// identification and verification protocols (JSON per run).
+    Ann(BenchAnnArgs),
     /// Photo embedding throughput against the Python baseline (OpenCV + onnxruntime).
     Embed(BenchEmbedArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchAnnArgs {
+    /// `synth`; a faces Parquet file or folder (every row with an identity); an `.npy` float32
+    /// matrix (with --labels); or an MXNet RecordIO `.rec` (embedded first, with the models).
+    #[arg(long, default_value = "synth")]
+    pub data: String,
+    /// Integer labels (`.npy`, one per row) of an `.npy` --data.
+    #[arg(long)]
+    pub labels: Option<PathBuf>,
+    /// Gallery sizes, comma-separated (`k` and `m` suffixes: 100k,200k,500k,1m).
+    #[arg(long, value_delimiter = ',', default_value = "100k", value_parser = parse_count)]
+    pub scales: Vec<usize>,
+    /// Query rows.
+    #[arg(long, default_value_t = 10_000)]
+    pub queries: usize,
+    /// Rows of the quantizer's training table (identities in neither gallery nor queries).
+    #[arg(long, default_value_t = 50_000)]
+    pub fit_rows: usize,
+    /// Share of queries from identities never enrolled in the gallery.
+    #[arg(long, default_value_t = 0.1)]
+    pub absent_share: f64,
+    /// synth: embedding dimension.
+    #[arg(long, default_value_t = 512)]
+    pub dim: usize,
+    /// synth: gallery images per identity (1: the identification protocol's one image each).
+    #[arg(long, default_value_t = 1)]
+    pub per_identity: usize,
+    /// synth: median same-identity cosine.
+    #[arg(long, default_value_t = 0.6)]
+    pub intra_cosine: f64,
+    /// Code length of the quantizer.
+    #[arg(long, default_value_t = 512)]
+    pub bits: usize,
+    /// Results per query (recall@1 and @10 are measured on them).
+    #[arg(long, default_value_t = 10)]
+    pub k: usize,
+    /// Single queries timed on one thread per operating point (latency percentiles).
+    #[arg(long, default_value_t = 1000)]
+    pub latency_queries: usize,
+    /// Runs of each batched measurement (medians are reported).
+    #[arg(long, default_value_t = 3)]
+    pub repeat: usize,
+    /// Candidate counts to measure besides the calibrated default and its ½×, 2× and 4×.
+    #[arg(long, value_delimiter = ',')]
+    pub candidates: Vec<usize>,
+    /// Random impostor pairs of the verification protocol.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub impostor_pairs: usize,
+    /// Seed of the data, the split, the fit and the impostor draw.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Results directory: OUT/<data>-<scale>/faceflash-batch.json.
+    #[arg(long, default_value = "results")]
+    pub out: PathBuf,
+    /// Work directory: prepared datasets (reused while their parameters match) and
+    /// temporary galleries.
+    #[arg(long, default_value = ".cache/ann")]
+    pub work: PathBuf,
+    /// Prepare the datasets only (for scripts/compare_peers.py), measure nothing.
+    #[arg(long)]
+    pub prepare_only: bool,
+    /// Measure on this prepared dataset directory, in this process (what each scale's
+    /// child process runs).
+    #[arg(long, value_name = "DIR")]
+    pub dataset: Option<PathBuf>,
+    /// With --dataset: where to write the JSON report.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}
+
+/// Parses a count with an optional `k` (thousand) or `m` (million) suffix.
+pub fn parse_count(s: &str) -> Result<usize, String> {
+    let t = s.trim().to_ascii_lowercase();
+    let (digits, mult) = match t.chars().last() {
+        Some('k') => (&t[..t.len() - 1], 1_000),
+        Some('m') => (&t[..t.len() - 1], 1_000_000),
+        _ => (&t[..], 1),
+    };
+    match digits.parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n * mult),
+        _ => Err(format!("`{s}` is not a count such as 100000, 100k or 1m")),
+    }
 }
 
 #[derive(Debug, Args)]

@@ -20,6 +20,11 @@ pub fn is_bad_input(err: &(dyn Error + 'static)) -> bool {
                 return true;
             }
         }
+        if let Some(a) = e.downcast_ref::<crate::bench::ann::AnnError>() {
+            if a.is_bad_input() {
+                return true;
+            }
+        }
         if let Some(g) = e.downcast_ref::<crate::store::GalleryError>() {
             if g.is_bad_input() {
                 return true;

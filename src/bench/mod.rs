@@ -1,5 +1,6 @@
 //! Benchmark and evaluation helpers: the `synth` data generator and similarity statistics.
 
+pub mod ann;
 pub mod dedup;
 #[cfg(feature = "vision")]
 pub mod embed;

@@ -41,6 +41,14 @@ pub struct SynthParams {
     pub intra_cosine: f64,
     /// Random seed.
     pub seed: u64,
+    /// Rows of a training table (`fit.parquet`) whose identities appear in neither the
+    /// gallery nor the queries; 0: no such table.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub fit: usize,
+}
+
+fn is_zero(v: &usize) -> bool {
+    *v == 0
 }
 
 impl Default for SynthParams {
@@ -53,6 +61,7 @@ impl Default for SynthParams {
             absent_share: 0.1,
             intra_cosine: 0.6,
             seed: 0,
+            fit: 0,
         }
     }
 }
@@ -64,6 +73,8 @@ pub enum Table {
     Gallery,
     /// `queries.parquet`
     Queries,
+    /// `fit.parquet`: identities disjoint from the gallery's and the queries'.
+    Fit,
 }
 
 /// One generated chunk of rows.
@@ -80,6 +91,8 @@ const STREAM_ROTATION: u64 = 0;
 const STREAM_IDENTITY: u64 = 1 << 62;
 const STREAM_GALLERY: u64 = 2 << 62;
 const STREAM_QUERY: u64 = 3 << 62;
+/// Fit rows: stream 0 (the rotation's) with bit 61 set, never reached by the others.
+const STREAM_FIT: u64 = 1 << 61;
 /// Width of the log-normal spread of the per-sample noise level.
 const QUALITY_SPREAD: f64 = 0.35;
 
@@ -147,6 +160,12 @@ impl SynthGenerator {
                     };
                     (id, rng, 'q')
                 }
+                // After every gallery identity and every absent query identity.
+                Table::Fit => (
+                    self.identities + self.params.queries + row / self.params.per_identity.max(1),
+                    rng_for(self.params.seed, STREAM_FIT | row as u64),
+                    'f',
+                ),
             };
             if centre_of != Some(id) {
                 self.latent_unit(
@@ -212,30 +231,41 @@ pub struct SynthOutput {
     pub gallery: PathBuf,
     /// `DIR/queries.parquet`
     pub queries: PathBuf,
+    /// `DIR/fit.parquet`, when [`SynthParams::fit`] is not 0.
+    pub fit: Option<PathBuf>,
     /// Identities in the gallery.
     pub identities: usize,
 }
 
-/// Writes `out_dir/gallery.parquet` and `out_dir/queries.parquet` (atomically, with the
-/// parameters in the provenance metadata), generating chunks in parallel with memory bounded
+/// Writes `out_dir/gallery.parquet`, `out_dir/queries.parquet` and, when asked for,
+/// `out_dir/fit.parquet` (atomically, with the parameters in the provenance metadata), generating chunks in parallel with memory bounded
 /// by a few chunks per thread.
 pub fn write_dataset(params: &SynthParams, out_dir: &Path) -> Result<SynthOutput, StoreError> {
     let generator = SynthGenerator::new(params.clone());
     let gallery = out_dir.join("gallery.parquet");
     let queries = out_dir.join("queries.parquet");
-    let progress = Progress::new("synth", "faces", Some((params.n + params.queries) as u64));
-    for (table, path, rows) in [
+    let fit = out_dir.join("fit.parquet");
+    let progress = Progress::new(
+        "synth",
+        "faces",
+        Some((params.n + params.queries + params.fit) as u64),
+    );
+    let mut tables = vec![
         (Table::Gallery, &gallery, params.n),
         (Table::Queries, &queries, params.queries),
-    ] {
+    ];
+    if params.fit > 0 {
+        tables.push((Table::Fit, &fit, params.fit));
+    }
+    for (table, path, rows) in tables {
         let mut provenance = Provenance::new("synth");
         provenance.params(&serde_json::to_value(params).unwrap_or_default());
         provenance.set(
             "synth.table",
-            if table == Table::Gallery {
-                "gallery"
-            } else {
-                "queries"
+            match table {
+                Table::Gallery => "gallery",
+                Table::Queries => "queries",
+                Table::Fit => "fit",
             },
         );
         let mut writer = FacesWriter::create(path, params.dim, &provenance)?;
@@ -261,6 +291,7 @@ pub fn write_dataset(params: &SynthParams, out_dir: &Path) -> Result<SynthOutput
     Ok(SynthOutput {
         gallery,
         queries,
+        fit: (params.fit > 0).then_some(fit),
         identities: generator.identities(),
     })
 }
@@ -318,6 +349,26 @@ mod tests {
         assert_eq!(whole.vectors, joined);
         assert_eq!(whole.face_id[39], "g0000000039");
         assert_eq!(whole.identity[39], "id0000009");
+    }
+
+    #[test]
+    fn fit_rows_have_identities_of_their_own() {
+        let g = SynthGenerator::new(SynthParams {
+            n: 40,
+            queries: 30,
+            dim: 16,
+            absent_share: 0.5,
+            fit: 20,
+            ..Default::default()
+        });
+        let seen = |t, n| -> std::collections::HashSet<String> {
+            g.chunk(t, 0, n).identity.into_iter().collect()
+        };
+        let fit = seen(Table::Fit, 20);
+        assert_eq!(fit.len(), 5, "4 rows per identity");
+        assert!(fit.is_disjoint(&seen(Table::Gallery, 40)));
+        assert!(fit.is_disjoint(&seen(Table::Queries, 30)));
+        assert_eq!(g.chunk(Table::Fit, 3, 4).face_id, ["f0000000003"]);
     }
 
     #[test]

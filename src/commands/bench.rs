@@ -13,7 +13,7 @@ pub fn run(args: &BenchArgs, out: &Output) -> Result<()> {
         BenchWhat::Quant(a) => quant(a, out),
         BenchWhat::Scan(a) => scan(a, out),
         BenchWhat::Dedup(a) => dedup(a, out),
-        BenchWhat::Ann => unavailable::run("bench ann"),
+        BenchWhat::Ann(a) => super::bench_ann::run(a, out),
         #[cfg(feature = "vision")]
         BenchWhat::Embed(a) => embed(a, out),
         #[cfg(not(feature = "vision"))]

@@ -1,6 +1,7 @@
 //! One module per subcommand: glue between the CLI and the library, no algorithms.
 
 mod bench;
+mod bench_ann;
 mod dedup;
 mod demo;
 #[cfg(feature = "vision")]

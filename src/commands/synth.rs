@@ -37,6 +37,7 @@ pub fn params(args: &SynthArgs) -> Result<SynthParams> {
         absent_share: args.absent_share,
         intra_cosine: args.intra_cosine,
         seed: args.seed,
+        fit: args.fit,
     })
 }
 
@@ -66,5 +67,12 @@ pub fn run(args: &SynthArgs, out: &Output) -> Result<()> {
         params.seed,
         secs
     ));
+    if let Some(fit) = &written.fit {
+        out.say(format!(
+            "wrote {} fit faces (identities in neither table) to {}",
+            params.fit,
+            fit.display()
+        ));
+    }
     Ok(())
 }
