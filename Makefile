@@ -1,7 +1,7 @@
 # faceflash-batch: the two commands a newcomer needs are `make demo` and `make test`.
 CARGO ?= cargo
 
-.PHONY: setup test demo bench lint clean-demo peers compare
+.PHONY: setup test demo bench lint clean-demo peers compare compare-ann
 
 ## Install what the project needs (Python .venv with test tools); idempotent.
 setup:
@@ -34,11 +34,19 @@ lint:
 clean-demo:
 	rm -rf faceflash-demo
 
-## Peer libraries (FAISS, numpy) into .venv for the side-by-side comparisons.
+## Peer libraries (FAISS, HNSWLIB, USearch, ScaNN where its wheel installs, matplotlib) into
+## .venv for the side-by-side comparisons.
 peers: setup
 	.venv/bin/pip install --quiet -r scripts/requirements-peers.txt
+	.venv/bin/pip install --quiet scann==1.4.2 || echo "peers: no scann wheel here; its rows will be missing"
+
+## The comparison against FAISS, HNSWLIB, USearch and ScaNN at SCALES (default 100k):
+## results/<data>-<scale>/*.json, results/comparison.md and charts (docs/benchmarks.md).
+SCALES ?= 100k
+compare-ann: peers
+	bash scripts/compare-ann.sh $(SCALES)
 
 ## Exact Hamming scan against FAISS IndexBinaryFlat on the same codes (GALLERY, QUERIES).
 compare: peers
 	$(CARGO) build --release --no-default-features
-	.venv/bin/python scripts/compare_peers.py --gallery $(GALLERY) --queries $(QUERIES)
+	.venv/bin/python scripts/compare_peers.py scan --gallery $(GALLERY) --queries $(QUERIES)

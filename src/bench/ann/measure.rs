@@ -100,6 +100,37 @@ pub struct AnnReport {
     pub verification: Verification,
 }
 
+/// Gallery codes (global row order) and query codes, `bits / 8` bytes a row, written beside
+/// the dataset for `compare_peers.py` (FAISS IndexBinaryFlat on our own codes).
+pub const GALLERY_CODES_FILE: &str = "gallery_codes.u8";
+/// See [`GALLERY_CODES_FILE`].
+pub const QUERY_CODES_FILE: &str = "query_codes.u8";
+
+fn export_codes(g: &Gallery, queries: &[f32], dir: &Path) -> Result<(), AnnError> {
+    let words = g.bits() / 64;
+    let mut code = vec![0u64; words];
+    let mut gallery = Vec::with_capacity(g.total_rows() as usize * words * 8);
+    for s in g.shards() {
+        for r in 0..s.rows() {
+            s.codes.code(r, &mut code);
+            gallery.extend(code.iter().flat_map(|w| w.to_le_bytes()));
+        }
+    }
+    let query: Vec<u8> = g
+        .quantizer()
+        .encode(queries)?
+        .iter()
+        .flat_map(|w| w.to_le_bytes())
+        .collect();
+    for (name, bytes) in [(GALLERY_CODES_FILE, gallery), (QUERY_CODES_FILE, query)] {
+        let path = dir.join(name);
+        let out = crate::store::AtomicOutput::create(&path)?;
+        std::io::Write::write_all(&mut out.file()?, &bytes).map_err(|e| AnnError::io(&path, e))?;
+        out.commit()?;
+    }
+    Ok(())
+}
+
 /// Percentile `p` (0–100) of sorted values, nearest rank.
 pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
@@ -184,6 +215,7 @@ pub fn run(dir: &Path, work: &Path, p: &MeasureParams) -> Result<AnnReport, AnnE
         .sum();
 
     let (queries, query_ids) = read_all(&dir.join(QUERIES_FILE))?;
+    export_codes(&g, &queries, dir)?;
     let gallery_ids = read_identities(&dir.join(GALLERY_FILE))?;
     let truth = read_truth(&dir.join(TRUTH_FILE), query_ids.len())?;
     let dim = g.dim();
