@@ -507,6 +507,10 @@ pub struct BenchAnnArgs {
     /// With --dataset: where to write the JSON report.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// With --dataset: only the build stage (fit + index) into this new gallery directory;
+    /// --json gets its figures (the search process runs it as a process of its own).
+    #[arg(long, value_name = "DIR", hide = true, requires = "dataset")]
+    pub build_into: Option<PathBuf>,
 }
 
 /// Parses a count with an optional `k` (thousand) or `m` (million) suffix.

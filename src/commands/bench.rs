@@ -5,7 +5,9 @@ use faceflash_batch::bench::quant as quant_bench;
 use faceflash_batch::bench::synth::{write_dataset, SynthParams};
 use faceflash_batch::quant::FitParams;
 
-use super::{unavailable, Output, UsageError};
+#[cfg(not(feature = "vision"))]
+use super::unavailable;
+use super::{Output, UsageError};
 use crate::cli::{BenchArgs, BenchDedupArgs, BenchQuantArgs, BenchScanArgs, BenchWhat};
 
 pub fn run(args: &BenchArgs, out: &Output) -> Result<()> {

@@ -48,14 +48,7 @@ pub fn run(a: &BenchAnnArgs, out: &Output) -> Result<()> {
         .into());
     }
     if let Some(dir) = &a.dataset {
-        let report = measure::run(dir, &a.work, &measure_params(a))?;
-        let json = a
-            .json
-            .clone()
-            .unwrap_or_else(|| dir.join("faceflash-batch.json"));
-        write_json(&json, &serde_json::to_value(&report)?)?;
-        out.say(format!("wrote {}", json.display()));
-        return Ok(());
+        return measure_dataset(a, dir, out);
     }
     let (tag, source) = source(a, out)?;
     for &scale in &a.scales {
@@ -161,7 +154,43 @@ fn embed_recordio(rec: &Path, faces: &Path, out: &Output) -> Result<()> {
     Ok(())
 }
 
-fn run_child(a: &BenchAnnArgs, dir: &Path, json: &Path, out: &Output) -> Result<()> {
+/// One dataset: the build stage in a child process, then the search stage here, so each
+/// process's memory is its own (as with `index`, then `identify`).
+fn measure_dataset(a: &BenchAnnArgs, dir: &Path, out: &Output) -> Result<()> {
+    let params = measure_params(a);
+    let json = a
+        .json
+        .clone()
+        .unwrap_or_else(|| dir.join("faceflash-batch.json"));
+    if let Some(gallery) = &a.build_into {
+        let built = measure::build(dir, gallery, &params)?;
+        return write_json(&json, &serde_json::to_value(&built)?);
+    }
+    std::fs::create_dir_all(&a.work)?;
+    let temp = tempfile::tempdir_in(&a.work)?;
+    let gallery = temp.path().join("gallery");
+    let build_json = temp.path().join("build.json");
+    let status = child_command(a, dir, &build_json, out)?
+        .arg("--build-into")
+        .arg(&gallery)
+        .status()
+        .context("starting the build process")?;
+    if !status.success() {
+        bail!(
+            "building the gallery of {} failed ({status})",
+            dir.display()
+        );
+    }
+    let built: measure::BuildFigures =
+        serde_json::from_str(&std::fs::read_to_string(&build_json)?)?;
+    let report = measure::search(dir, &gallery, built, &params)?;
+    write_json(&json, &serde_json::to_value(&report)?)?;
+    out.say(format!("wrote {}", json.display()));
+    Ok(())
+}
+
+/// `faceflash-batch bench ann --dataset DIR --json JSON` with this run's parameters.
+fn child_command(a: &BenchAnnArgs, dir: &Path, json: &Path, out: &Output) -> Result<Command> {
     let mut cmd = Command::new(std::env::current_exe()?);
     cmd.arg("--threads")
         .arg(rayon::current_num_threads().to_string())
@@ -185,7 +214,13 @@ fn run_child(a: &BenchAnnArgs, dir: &Path, json: &Path, out: &Output) -> Result<
         let list: Vec<String> = a.candidates.iter().map(|c| c.to_string()).collect();
         cmd.arg("--candidates").arg(list.join(","));
     }
-    let status = cmd.status().context("starting the measuring process")?;
+    Ok(cmd)
+}
+
+fn run_child(a: &BenchAnnArgs, dir: &Path, json: &Path, out: &Output) -> Result<()> {
+    let status = child_command(a, dir, json, out)?
+        .status()
+        .context("starting the measuring process")?;
     if !status.success() {
         bail!("measuring {} failed ({status})", dir.display());
     }
@@ -210,17 +245,19 @@ fn summarize(json: &Path, out: &Output) -> Result<()> {
     let f = |v: &serde_json::Value| v.as_f64().unwrap_or(f64::NAN);
     let mib = |v: &serde_json::Value| f(v) / 1048576.0;
     let mut text = format!(
-        "faceflash-batch: fit {:.1} s, build {:.1} s, resident {:.0} MiB (peak {:.0} MiB), {} threads\n  \
-         point        queries/s  recall@1  recall@10  latency p50/p95/p99 ms (1 thread)\n",
+        "faceflash-batch: fit {:.1} s, build {:.1} s (peak {:.0} MiB); search process resident {:.0} MiB \
+         (peak {:.0} MiB), {} threads\n  \
+         point                   queries/s  recall@1  recall@10  latency p50/p95/p99 ms (1 thread)\n",
         f(&r["fit_seconds"]),
         f(&r["build_seconds"]),
+        mib(&r["build_peak_bytes"]),
         mib(&r["memory"]["resident_bytes"]),
         mib(&r["memory"]["peak_bytes"]),
         r["threads"]
     );
     for p in r["points"].as_array().into_iter().flatten() {
         text += &format!(
-            "  {:<10}{} {:>10.0}  {:>8.4}  {:>9.4}  {:.2} / {:.2} / {:.2}\n",
+            "  {:<21}{} {:>10.0}  {:>8.4}  {:>9.4}  {:.2} / {:.2} / {:.2}\n",
             p["config"].as_str().unwrap_or("?"),
             if p["default"].as_bool() == Some(true) {
                 "*"

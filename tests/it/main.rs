@@ -2,6 +2,7 @@
 //! area. Tests run the built `faceflash-batch` binary on real Parquet files.
 
 mod bad_input;
+mod bench_ann;
 mod cli;
 mod common;
 mod dedup;

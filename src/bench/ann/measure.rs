@@ -1,10 +1,11 @@
-//! Our side of the comparison on one prepared dataset: fit the quantizer on the fit table,
-//! build the gallery, then measure single-query latency (one thread, normalisation and
+//! Our side of the comparison on one prepared dataset, in two stages run as two processes
+//! (as `index` and `identify` are): [`build`] fits the quantizer on the fit table and builds
+//! the gallery; [`search`] opens it and measures single-query latency (one thread, normalisation and
 //! encoding included), batched throughput (all threads), tie-aware recall@1 and @10 against
 //! the exact ground truth at several candidate counts, the process's resident memory, and
 //! the identification and verification protocols.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use serde::Serialize;
@@ -59,6 +60,8 @@ pub struct Point {
     pub default: bool,
     /// Hamming candidates per query.
     pub candidates: usize,
+    /// Float rows reranked per query (after asymmetric narrowing of the candidates).
+    pub rerank: usize,
     /// Batched queries per second, all threads (median).
     pub qps: f64,
     pub recall_at_1: f64,
@@ -70,9 +73,10 @@ pub struct Point {
 /// Resident memory of the process.
 #[derive(Debug, Clone, Serialize)]
 pub struct Memory {
-    /// Resident after the measurements (VmRSS).
+    /// Resident after the measurements (VmRSS) of the search process (which opened the
+    /// built gallery, as an `identify` job does).
     pub resident_bytes: u64,
-    /// Peak resident over the whole process: fit, build and search (VmHWM).
+    /// Peak resident of the search process (VmHWM).
     pub peak_bytes: u64,
     /// Anonymous (heap) part of the resident set.
     pub anon_bytes: u64,
@@ -91,6 +95,8 @@ pub struct AnnReport {
     pub kernel: String,
     pub fit_seconds: f64,
     pub build_seconds: f64,
+    /// Peak resident memory of the build process (fit + index), a process of its own.
+    pub build_peak_bytes: Option<u64>,
     /// Bytes of the gallery's code and float shards on disk.
     pub index_bytes: u64,
     pub code_bytes: u64,
@@ -153,17 +159,29 @@ fn mean(v: impl Iterator<Item = f64>) -> f64 {
     s / n.max(1) as f64
 }
 
-/// Measures our side on the dataset in `dir`; the gallery is built in a temporary directory
-/// inside `work` and removed afterwards.
-pub fn run(dir: &Path, work: &Path, p: &MeasureParams) -> Result<AnnReport, AnnError> {
+/// Figures of the build stage (fit + index), measured in a process of its own.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct BuildFigures {
+    pub fit_seconds: f64,
+    pub build_seconds: f64,
+    /// Peak resident memory of the build process (VmHWM), if known.
+    pub peak_bytes: Option<u64>,
+}
+
+/// Reads a dataset directory's `dataset.json`.
+pub fn dataset_info(dir: &Path) -> Result<DatasetInfo, AnnError> {
     let info_path = dir.join(DATASET_FILE);
     let text = std::fs::read_to_string(&info_path).map_err(|e| AnnError::io(&info_path, e))?;
-    let dataset: DatasetInfo = serde_json::from_str(&text)
-        .map_err(|e| AnnError::data(&info_path, format!("not a dataset description: {e}")))?;
+    serde_json::from_str(&text)
+        .map_err(|e| AnnError::data(&info_path, format!("not a dataset description: {e}")))
+}
 
+/// The build stage: fits the quantizer on the fit table and writes the gallery of the
+/// dataset in `dir` to `gallery_dir` (which must not exist).
+pub fn build(dir: &Path, gallery_dir: &Path, p: &MeasureParams) -> Result<BuildFigures, AnnError> {
+    let dataset = dataset_info(dir)?;
     let start = Instant::now();
-    let fit_rows = dataset.fit_rows as u64;
-    let progress = Progress::new("bench ann: fit", "rows", Some(fit_rows));
+    let progress = Progress::new("bench ann: fit", "rows", Some(dataset.fit_rows as u64));
     let quantizer = quant::fit(
         EmbeddingReader::new(vec![dir.join(FIT_FILE)], ReadOptions::default()),
         &FitParams {
@@ -176,9 +194,6 @@ pub fn run(dir: &Path, work: &Path, p: &MeasureParams) -> Result<AnnReport, AnnE
     progress.finish();
     let fit_seconds = start.elapsed().as_secs_f64();
 
-    std::fs::create_dir_all(work).map_err(|e| AnnError::io(work, e))?;
-    let temp = tempfile::tempdir_in(work).map_err(|e| AnnError::io(work, e))?;
-    let gallery_dir: PathBuf = temp.path().join("gallery");
     let start = Instant::now();
     let options = ReadOptions::default();
     let skip = vec![
@@ -186,7 +201,7 @@ pub fn run(dir: &Path, work: &Path, p: &MeasureParams) -> Result<AnnReport, AnnE
         options.id_column.clone(),
         options.identity_column.clone(),
     ];
-    let mut writer = GalleryWriter::create(&gallery_dir, quantizer, FloatType::F32, 1 << 20, skip)?;
+    let mut writer = GalleryWriter::create(gallery_dir, quantizer, FloatType::F32, 1 << 20, skip)?;
     let progress = Progress::new(
         "bench ann: build",
         "faces",
@@ -205,11 +220,26 @@ pub fn run(dir: &Path, work: &Path, p: &MeasureParams) -> Result<AnnReport, AnnE
     }
     writer.finish()?;
     progress.finish();
-    let g = Gallery::open(&gallery_dir)?;
-    let build_seconds = start.elapsed().as_secs_f64();
+    Ok(BuildFigures {
+        fit_seconds,
+        build_seconds: start.elapsed().as_secs_f64(),
+        peak_bytes: resident().map(|r| r.peak),
+    })
+}
+
+/// The search stage: measures the gallery in `gallery_dir` (built by [`build`] from the
+/// dataset in `dir`) and completes the report with the build's figures.
+pub fn search(
+    dir: &Path,
+    gallery_dir: &Path,
+    built: BuildFigures,
+    p: &MeasureParams,
+) -> Result<AnnReport, AnnError> {
+    let dataset = dataset_info(dir)?;
+    let g = Gallery::open(gallery_dir)?;
     let code_bytes: u64 = g.shards().iter().map(|s| s.codes.resident_bytes()).sum();
-    let index_bytes = std::fs::read_dir(&gallery_dir)
-        .map_err(|e| AnnError::io(&gallery_dir, e))?
+    let index_bytes = std::fs::read_dir(gallery_dir)
+        .map_err(|e| AnnError::io(gallery_dir, e))?
         .filter_map(|e| e.ok()?.metadata().ok())
         .map(|m| m.len())
         .sum();
@@ -229,14 +259,22 @@ pub fn run(dir: &Path, work: &Path, p: &MeasureParams) -> Result<AnnReport, AnnE
         .collect();
     cs.sort_unstable();
     cs.dedup();
+    // Each candidate count with the default rerank, and the largest also with four times
+    // the float rows reranked (recall@10 is bounded by the rerank, recall@1 hardly).
+    let rerank0 = crate::scan::default_rerank(p.k);
+    let mut settings: Vec<(usize, usize)> = cs.iter().map(|&c| (c, rerank0)).collect();
+    if let Some(&last) = cs.last() {
+        settings.push((last, 4 * rerank0));
+    }
     let mut points = Vec::new();
     let mut default_top1 = Vec::new();
-    for &c in &cs {
+    for &(c, rerank) in &settings {
+        let is_default = c == c0 && rerank == rerank0;
         let params = SearchParams {
             k: p.k,
             candidates: Some(c),
             min_cosine: None,
-            rerank: None,
+            rerank: Some(rerank),
         };
         let mut results: Vec<Vec<Match>> = Vec::new();
         let mut secs = Vec::new();
@@ -260,7 +298,7 @@ pub fn run(dir: &Path, work: &Path, p: &MeasureParams) -> Result<AnnReport, AnnE
                 .collect::<Result<_, _>>()
         })?;
         lat.sort_by(f64::total_cmp);
-        if c == c0 {
+        if is_default {
             default_top1 = results
                 .iter()
                 .map(|r| r.first().map(|m| m.global_row))
@@ -268,15 +306,17 @@ pub fn run(dir: &Path, work: &Path, p: &MeasureParams) -> Result<AnnReport, AnnE
         }
         tracing::info!(
             candidates = c,
+            rerank,
             qps,
             recall_at_1,
             recall_at_10,
             "bench ann point"
         );
         points.push(Point {
-            config: format!("C={c}"),
-            default: c == c0,
+            config: format!("C={c} rerank={rerank}"),
+            default: is_default,
             candidates: c,
+            rerank,
             qps,
             recall_at_1,
             recall_at_10,
@@ -311,8 +351,9 @@ pub fn run(dir: &Path, work: &Path, p: &MeasureParams) -> Result<AnnReport, AnnE
         params: p.clone(),
         threads: rayon::current_num_threads(),
         kernel: crate::scan::kernel().name.to_string(),
-        fit_seconds,
-        build_seconds,
+        fit_seconds: built.fit_seconds,
+        build_seconds: built.build_seconds,
+        build_peak_bytes: built.peak_bytes,
         index_bytes,
         code_bytes,
         memory,
