@@ -30,7 +30,7 @@ for scale in ${SCALES//,/ }; do
     exit 2
   fi
   $PY scripts/compare_peers.py ann --data "$WORK/$name" --out "$RESULTS/$name" \
-      --systems "$SYSTEMS" ${PEER_FLAGS:-}
+      --systems "$SYSTEMS" --skip-done ${PEER_FLAGS:-}
 done
 $PY scripts/compare_peers.py report --results "$RESULTS"
 echo "compare-ann: done in $(( $(date +%s) - start )) s; see $RESULTS/comparison.md"

@@ -481,6 +481,10 @@ pub struct BenchAnnArgs {
     /// Runs of each batched measurement (medians are reported).
     #[arg(long, default_value_t = 3)]
     pub repeat: usize,
+    /// Stop repeating a batched measurement once its runs took this many seconds together
+    /// (at least one run; slow points need fewer runs to be steady).
+    #[arg(long, default_value_t = 20.0)]
+    pub repeat_budget: f64,
     /// Candidate counts to measure besides the calibrated default and its ½×, 2× and 4×.
     #[arg(long, value_delimiter = ',')]
     pub candidates: Vec<usize>,

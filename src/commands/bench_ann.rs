@@ -30,6 +30,7 @@ fn measure_params(a: &BenchAnnArgs) -> MeasureParams {
         k: a.k,
         latency_queries: a.latency_queries,
         repeat: a.repeat,
+        repeat_budget_seconds: a.repeat_budget,
         candidates: a.candidates.clone(),
         impostor_pairs: a.impostor_pairs,
         seed: a.seed,
@@ -208,6 +209,7 @@ fn child_command(a: &BenchAnnArgs, dir: &Path, json: &Path, out: &Output) -> Res
         .args(["--k", &a.k.to_string()])
         .args(["--latency-queries", &a.latency_queries.to_string()])
         .args(["--repeat", &a.repeat.to_string()])
+        .args(["--repeat-budget", &a.repeat_budget.to_string()])
         .args(["--impostor-pairs", &a.impostor_pairs.to_string()])
         .args(["--seed", &a.seed.to_string()]);
     if !a.candidates.is_empty() {

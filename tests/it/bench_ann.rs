@@ -91,6 +91,7 @@ fn synth_run_writes_a_complete_report_against_a_correct_ground_truth() {
     );
     assert!(p50 > 0.0 && p50 <= p95 && p95 <= p99, "{lat}");
     assert!(p["qps"].as_f64().unwrap() > 0.0);
+    assert_eq!(p["runs"], 1, "--repeat 1");
     let mem = &r["memory"];
     assert!(mem["resident_bytes"].as_u64().unwrap() > 1 << 20);
     assert!(mem["peak_bytes"].as_u64().unwrap() >= mem["resident_bytes"].as_u64().unwrap());

@@ -34,6 +34,8 @@ pub struct MeasureParams {
     pub latency_queries: usize,
     /// Runs of each batched measurement (the median is reported).
     pub repeat: usize,
+    /// Fewer runs once a point's runs took this many seconds together (at least one run).
+    pub repeat_budget_seconds: f64,
     /// Candidate counts measured besides the calibrated default and its ½×, 2× and 4×.
     pub candidates: Vec<usize>,
     /// Random probe–gallery impostor pairs of the verification protocol.
@@ -62,8 +64,10 @@ pub struct Point {
     pub candidates: usize,
     /// Float rows reranked per query (after asymmetric narrowing of the candidates).
     pub rerank: usize,
-    /// Batched queries per second, all threads (median).
+    /// Batched queries per second, all threads (median of the runs).
     pub qps: f64,
+    /// Batched runs measured.
+    pub runs: usize,
     pub recall_at_1: f64,
     pub recall_at_10: f64,
     /// One thread.
@@ -278,7 +282,9 @@ pub fn search(
         };
         let mut results: Vec<Vec<Match>> = Vec::new();
         let mut secs = Vec::new();
-        for _ in 0..p.repeat.max(1) {
+        while secs.len() < p.repeat.max(1)
+            && (secs.is_empty() || secs.iter().sum::<f64>() < p.repeat_budget_seconds)
+        {
             let t = Instant::now();
             results = g.search_batch(&queries, &params)?;
             secs.push(t.elapsed().as_secs_f64());
@@ -318,6 +324,7 @@ pub fn search(
             candidates: c,
             rerank,
             qps,
+            runs: secs.len(),
             recall_at_1,
             recall_at_10,
             latency_ms: Latency {
