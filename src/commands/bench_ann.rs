@@ -143,6 +143,7 @@ fn embed_recordio(rec: &Path, faces: &Path, out: &Output) -> Result<()> {
     ));
     let status = Command::new(std::env::current_exe()?)
         .arg("embed")
+        .arg("--recordio")
         .arg(rec)
         .arg("-o")
         .arg(faces)

@@ -647,3 +647,68 @@ fn arcface_profile_scales_its_input_and_checks_listed_sums() {
     ]);
     assert_fails_with(&run, 1, &["w600k_r50.onnx", "SHA-256"]);
 }
+
+/// `bench ann --data train.rec` embeds the RecordIO set first (resumable, beside the datasets)
+/// and splits its labels as identities.
+#[test]
+fn bench_ann_embeds_a_recordio_set_then_splits_it() {
+    use faceflash_batch::vision::{Embedder, FaceOptions, ModelFiles, Profile};
+    let dir = out_dir();
+    let files = ModelFiles::locate(Profile::Sface, Some(&root().join("models"))).expect("models");
+    let embedder = Embedder::load(files, FaceOptions::default(), 1).expect("runtime and models");
+    let crops: Vec<image::RgbImage> = ["obama.jpg", "biden.jpg", "obama2.jpg"]
+        .iter()
+        .map(|name| {
+            let faces = embedder
+                .faces(&std::fs::read(photo(name)).unwrap())
+                .unwrap()
+                .expect("a face");
+            image::RgbImage::from_raw(112, 112, faces[0].crop.clone()).unwrap()
+        })
+        .collect();
+    // 40 labels × 3 images: each image a crop brightened by its record number.
+    let rec = dir.path().join("train.rec");
+    let mut writer = RecordIoWriter::create(&rec).unwrap();
+    writer.write(&[121.0, 122.0], b"").unwrap();
+    for i in 0..120u32 {
+        let mut img = crops[(i % 3) as usize].clone();
+        for p in img.pixels_mut() {
+            p.0 = p.0.map(|c| c.saturating_add((i % 50) as u8));
+        }
+        let mut jpeg = Vec::new();
+        DynamicImage::ImageRgb8(img)
+            .write_to(&mut std::io::Cursor::new(&mut jpeg), ImageFormat::Jpeg)
+            .unwrap();
+        writer.write(&[(i / 3) as f32], &jpeg).unwrap();
+    }
+    writer.finish().unwrap();
+
+    let work = dir.path().join("work");
+    let out = bin()
+        .current_dir(root())
+        .args(["-q", "bench", "ann", "--data", arg(&rec), "--scales", "60"])
+        .args(["--queries", "20", "--fit-rows", "30", "--prepare-only"])
+        .args(["--work", arg(&work)])
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    let faces = work.join("train.faces.parquet");
+    assert_eq!(
+        read_table(&faces).0.num_rows(),
+        120,
+        "every record embedded"
+    );
+    let info: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(work.join("train-60/dataset.json")).unwrap())
+            .unwrap();
+    assert_eq!(info["gallery_rows"], 60);
+    assert_eq!(info["fit_rows"], 30);
+    assert_eq!(info["queries"], 20);
+    let identities: HashSet<Option<String>> = strings(
+        &read_table(&work.join("train-60/fit.parquet")).0,
+        "identity",
+    )
+    .into_iter()
+    .collect();
+    assert_eq!(identities.len(), 10, "whole labels of 3 images");
+}

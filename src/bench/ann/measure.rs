@@ -231,6 +231,27 @@ pub fn build(dir: &Path, gallery_dir: &Path, p: &MeasureParams) -> Result<BuildF
     })
 }
 
+/// The (candidates, rerank) pairs measured: the calibrated default `c0` with its ¼×, ½×, 2×
+/// and 4× (and any `extra` counts) at the default rerank, then ½× and 4× with four times the
+/// float rows reranked (at a million rows the rerank, not the candidates, bounds recall).
+fn operating_points(c0: usize, rerank0: usize, k: usize, extra: &[usize]) -> Vec<(usize, usize)> {
+    let mut cs: Vec<usize> = [c0 / 4, c0 / 2, c0, 2 * c0, 4 * c0]
+        .into_iter()
+        .chain(extra.iter().copied())
+        .map(|c| c.max(k))
+        .collect();
+    cs.sort_unstable();
+    cs.dedup();
+    let mut settings: Vec<(usize, usize)> = cs.iter().map(|&c| (c, rerank0)).collect();
+    for c in [c0 / 2, 4 * c0] {
+        let c = c.max(k);
+        if !settings.contains(&(c, 4 * rerank0)) {
+            settings.push((c, 4 * rerank0));
+        }
+    }
+    settings
+}
+
 /// The search stage: measures the gallery in `gallery_dir` (built by [`build`] from the
 /// dataset in `dir`) and completes the report with the build's figures.
 pub fn search(
@@ -256,20 +277,8 @@ pub fn search(
     let nq = query_ids.len();
 
     let c0 = g.default_candidates(p.k);
-    let mut cs: Vec<usize> = [c0 / 2, c0, 2 * c0, 4 * c0]
-        .into_iter()
-        .chain(p.candidates.iter().copied())
-        .map(|c| c.max(p.k))
-        .collect();
-    cs.sort_unstable();
-    cs.dedup();
-    // Each candidate count with the default rerank, and the largest also with four times
-    // the float rows reranked (recall@10 is bounded by the rerank, recall@1 hardly).
     let rerank0 = crate::scan::default_rerank(p.k);
-    let mut settings: Vec<(usize, usize)> = cs.iter().map(|&c| (c, rerank0)).collect();
-    if let Some(&last) = cs.last() {
-        settings.push((last, 4 * rerank0));
-    }
+    let settings = operating_points(c0, rerank0, p.k, &p.candidates);
     let mut points = Vec::new();
     let mut default_top1 = Vec::new();
     for &(c, rerank) in &settings {
@@ -372,6 +381,21 @@ pub fn search(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn operating_points_include_the_default_once_and_two_wider_reranks() {
+        use super::operating_points;
+        let pts = operating_points(1000, 256, 10, &[1000, 300]);
+        assert_eq!(pts.iter().filter(|p| **p == (1000, 256)).count(), 1);
+        let cs: Vec<usize> = pts.iter().filter(|p| p.1 == 256).map(|p| p.0).collect();
+        assert_eq!(cs, vec![250, 300, 500, 1000, 2000, 4000]);
+        assert!(pts.contains(&(500, 1024)) && pts.contains(&(4000, 1024)));
+        assert_eq!(
+            operating_points(8, 256, 10, &[]),
+            vec![(10, 256), (16, 256), (32, 256), (10, 1024), (32, 1024)],
+            "counts below k are raised to k, once"
+        );
+    }
+
     #[test]
     fn percentiles_use_the_nearest_rank() {
         let v: Vec<f64> = (1..=100).map(f64::from).collect();
