@@ -42,7 +42,20 @@ ff_step() { # NAME COMMAND...: run a step, log its events, record its outcome; s
     shift
     local log="$RUN_DIR/$name.log" start end code=0
     if [ "$DRY_RUN" = 1 ]; then
-        echo "would run: $*"
+        # faceflash-batch's jobs say what they would do (counts of new photos and faces,
+        # queries, pairs; they read the inputs as they are now, before this run's earlier
+        # steps); other steps (sql) are listed.
+        case "$1 ${2:-}" in
+            "ff embed" | "ff index" | "ff identify" | "ff dedup" | "ff watchlist")
+                local said
+                if said=$("$@" --dry-run 2>"$log"); then
+                    echo "$name: $said"
+                else # e.g. its input is written by an earlier step that did not run
+                    echo "$name: would run: $* (its dry run failed: $(tail -n 1 "$log"))"
+                fi
+                ;;
+            *) echo "would run: $*" ;;
+        esac
         return 0
     fi
     start=$(date +%s.%N)

@@ -167,6 +167,10 @@ pub struct EmbedArgs {
     /// Skip images already in the output (or errors table) and keep their rows.
     #[arg(long)]
     pub resume: bool,
+    /// Say what the run would do (images to embed, images already done) and write nothing;
+    /// loads no model.
+    #[arg(long)]
+    pub dry_run: bool,
     /// Images larger than this many megapixels are refused (decompression-bomb guard).
     #[arg(long, default_value_t = 100.0)]
     pub max_megapixels: f64,
@@ -241,6 +245,10 @@ pub struct IndexArgs {
     /// Seed of the quantizer fitted here.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Say what the run would do (faces to add, faces already indexed, whether a quantizer
+    /// would be fitted) and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]
@@ -273,6 +281,10 @@ pub struct IdentifyArgs {
     /// Queries read, encoded and scanned together.
     #[arg(long, default_value_t = 4096)]
     pub batch_size: usize,
+    /// Say what the run would do (inputs checked as the real run reads them) and write
+    /// nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]
@@ -310,6 +322,10 @@ pub struct DedupArgs {
     /// Faces shown per cluster in the report.
     #[arg(long, default_value_t = 8)]
     pub report_faces: usize,
+    /// Say what the run would do (inputs checked as the real run reads them) and write
+    /// nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]
@@ -341,6 +357,10 @@ pub struct WatchlistArgs {
     /// Stream faces read, encoded and scanned together.
     #[arg(long, default_value_t = 4096)]
     pub batch_size: usize,
+    /// Say what the run would do (inputs checked as the real run reads them) and write
+    /// nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]

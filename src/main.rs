@@ -36,7 +36,13 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             let code = commands::exit_code(&err);
-            let message = error_message(&err);
+            let mut message = error_message(&err);
+            if disk_full(&err, &message) {
+                message.push_str(
+                    " — the disk is full: this run committed nothing and removed its partial \
+                     files (earlier outputs are untouched); free space and rerun",
+                );
+            }
             if json {
                 tracing::error!(event = "error", exit_code = code, "{message}");
             } else {
@@ -62,6 +68,18 @@ fn error_message(err: &anyhow::Error) -> String {
         message.push_str(&text);
     }
     message
+}
+
+/// Whether the error is a full disk or quota (ENOSPC/EDQUOT), also when a writer kept only
+/// its text (Parquet wraps I/O errors as strings).
+fn disk_full(err: &anyhow::Error, message: &str) -> bool {
+    use std::io::ErrorKind;
+    err.chain().any(|e| {
+        e.downcast_ref::<std::io::Error>().is_some_and(|io| {
+            matches!(io.kind(), ErrorKind::StorageFull | ErrorKind::QuotaExceeded)
+        })
+    }) || message.contains("No space left on device")
+        || message.contains("Disk quota exceeded")
 }
 
 fn init_logging(json: bool, quiet: bool) {

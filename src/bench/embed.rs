@@ -8,7 +8,7 @@ use std::process::Command;
 use serde::Serialize;
 
 use super::stats::median;
-use crate::jobs::embed::{embed, EmbedOutputs, EmbedParams};
+use crate::jobs::embed::{embed, plan, EmbedOutputs, EmbedParams};
 use crate::jobs::JobError;
 use crate::vision::{collect_images, Embedder, VisionError};
 
@@ -75,7 +75,6 @@ pub fn run(embedder: &Embedder, params: &EmbedBenchParams) -> Result<EmbedBenchR
     let out = temp.path().join("faces.parquet");
     let embed_params = EmbedParams {
         batch: params.batch,
-        resume: false,
     };
     let mut report = EmbedBenchReport {
         images: images.len(),
@@ -95,7 +94,7 @@ pub fn run(embedder: &Embedder, params: &EmbedBenchParams) -> Result<EmbedBenchR
         };
         let s = embed(
             embedder,
-            images.clone(),
+            plan(images.clone(), &embedder.files, &outputs, false)?,
             None,
             &outputs,
             &embed_params,

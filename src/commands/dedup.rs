@@ -7,7 +7,7 @@ use faceflash_batch::jobs::{
 use faceflash_batch::progress::Progress;
 use faceflash_batch::store::Gallery;
 
-use super::{check_threshold, Output, UsageError};
+use super::{check_threshold, dry_run, Output, UsageError};
 use crate::cli::DedupArgs;
 
 pub fn run(args: &DedupArgs, out: &Output) -> Result<()> {
@@ -27,6 +27,31 @@ pub fn run(args: &DedupArgs, out: &Output) -> Result<()> {
         radius: args.radius,
         keep_edges: cluster_wanted,
     };
+    if args.dry_run {
+        let radius = jobs::prefilter_radius(&gallery, args.threshold, args.radius)?;
+        let outputs: Vec<&std::path::Path> = [
+            Some(&args.output),
+            args.clusters.as_ref(),
+            args.report.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+        .map(|p| p.as_path())
+        .collect();
+        dry_run::report(
+            "dedup",
+            format!(
+                "would self-join {} faces of {} at cosine ≥ {} ({} code pairs compared, those within Hamming radius {radius} checked by exact cosine)",
+                gallery.live_rows(),
+                args.gallery.display(),
+                args.threshold,
+                jobs::dedup_work(&gallery),
+            ),
+            &outputs,
+            out,
+        );
+        return Ok(());
+    }
     let progress = Progress::new("dedup", "code pairs", Some(jobs::dedup_work(&gallery)));
     let result = jobs::dedup(&gallery, &args.output, &params, Some(&progress))?;
     progress.finish();

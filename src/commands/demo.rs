@@ -233,7 +233,7 @@ fn sql_step(_args: &DemoArgs, out: &Output) -> Result<()> {
 /// faces are the same person.
 #[cfg(feature = "vision")]
 fn photos_step(args: &DemoArgs, out: &Output) -> Result<()> {
-    use faceflash_batch::jobs::embed::{embed, EmbedOutputs, EmbedParams};
+    use faceflash_batch::jobs::embed::{embed, plan, EmbedOutputs, EmbedParams};
     use faceflash_batch::vision::{collect_images, Embedder, FaceOptions, ModelFiles, Profile};
     let photos = std::path::PathBuf::from("tests/data/photos");
     let files = match ModelFiles::locate(Profile::Sface, None) {
@@ -257,13 +257,10 @@ fn photos_step(args: &DemoArgs, out: &Output) -> Result<()> {
     };
     let s = embed(
         &embedder,
-        items,
+        plan(items, &embedder.files, &outputs, false)?,
         None,
         &outputs,
-        &EmbedParams {
-            batch: 32,
-            resume: false,
-        },
+        &EmbedParams { batch: 32 },
         None,
     )?;
     out.say(format!(

@@ -2,8 +2,9 @@
 //! table with YuNet detection, 5-point alignment and SFace/ArcFace embeddings.
 
 use anyhow::{Context, Result};
-use faceflash_batch::jobs::embed::{embed, EmbedOutputs, EmbedParams};
+use faceflash_batch::jobs::embed::{embed, plan, EmbedOutputs, EmbedParams, EmbedPlan};
 use faceflash_batch::progress::Progress;
+use faceflash_batch::store::count_rows;
 use faceflash_batch::vision::{
     collect_images, collect_records, Embedder, FaceOptions, ModelFiles, Profile,
 };
@@ -49,6 +50,14 @@ pub fn run(args: &EmbedArgs, out: &Output) -> Result<()> {
         None => collect_images(&args.inputs)?,
     };
     let files = ModelFiles::locate(profile, args.models.as_deref())?;
+    let outputs = EmbedOutputs {
+        faces: &args.output,
+        errors: args.errors.as_deref(),
+    };
+    let planned = plan(items, &files, &outputs, args.resume)?;
+    if args.dry_run || planned.nothing_new(&outputs) {
+        return report_plan(args, &planned, &outputs, out);
+    }
     let options = FaceOptions {
         all_faces: !args.largest,
         min_face: args.min_face,
@@ -59,18 +68,15 @@ pub fn run(args: &EmbedArgs, out: &Output) -> Result<()> {
     };
     let threads = rayon::current_num_threads();
     let embedder = Embedder::load(files, options, threads).context("loading the models")?;
-    let params = EmbedParams {
-        batch: args.batch,
-        resume: args.resume,
-    };
-    let outputs = EmbedOutputs {
-        faces: &args.output,
-        errors: args.errors.as_deref(),
-    };
-    let progress = Progress::new("embed", "images", Some(items.len() as u64));
+    let params = EmbedParams { batch: args.batch };
+    let progress = Progress::new(
+        "embed",
+        "images",
+        Some(planned.todo.len() as u64 + planned.skipped),
+    );
     let s = embed(
         &embedder,
-        items,
+        planned,
         args.recordio.as_deref(),
         &outputs,
         &params,
@@ -121,6 +127,66 @@ pub fn run(args: &EmbedArgs, out: &Output) -> Result<()> {
         } else {
             String::new()
         },
+    ));
+    Ok(())
+}
+
+/// A dry run, or a rerun with nothing new: says so (and, for the rerun, emits the usual
+/// `embed_done` event) without loading a model or touching an output.
+fn report_plan(
+    args: &EmbedArgs,
+    planned: &EmbedPlan,
+    outputs: &EmbedOutputs,
+    out: &Output,
+) -> Result<()> {
+    let rows = if args.output.is_file() {
+        count_rows(std::slice::from_ref(&args.output))?
+    } else {
+        0
+    };
+    let todo = planned.todo.len();
+    if args.dry_run {
+        tracing::info!(
+            event = "embed_plan",
+            output = %args.output.display(),
+            images = todo,
+            skipped = planned.skipped,
+            rows,
+            "dry run"
+        );
+        out.say(format!(
+            "dry run: would embed {todo} image(s) into {}{}; nothing written",
+            args.output.display(),
+            if planned.skipped > 0 {
+                format!(
+                    " ({} already done by an earlier run, whose {rows} rows would be kept)",
+                    planned.skipped
+                )
+            } else if args.output.exists() {
+                " (replacing it: without --resume its rows are not kept)".to_string()
+            } else {
+                String::new()
+            }
+        ));
+        return Ok(());
+    }
+    debug_assert!(planned.nothing_new(outputs));
+    tracing::info!(
+        event = "embed_done",
+        output = %args.output.display(),
+        images = 0,
+        skipped = planned.skipped,
+        faces = 0,
+        rows,
+        faults = 0,
+        seconds = 0.0,
+        images_per_second = 0.0,
+        "nothing new"
+    );
+    out.say(format!(
+        "{}: nothing new to embed ({} image(s) already done); left unchanged, {rows} rows",
+        args.output.display(),
+        planned.skipped
     ));
     Ok(())
 }

@@ -3,10 +3,10 @@
 use anyhow::Result;
 use faceflash_batch::jobs::{self, IdentifyParams};
 use faceflash_batch::progress::Progress;
-use faceflash_batch::scan::SearchParams;
+use faceflash_batch::scan::{default_rerank, SearchParams};
 use faceflash_batch::store::{count_rows, resolve_inputs, Gallery, ReadOptions};
 
-use super::{Output, UsageError};
+use super::{dry_run, Output, UsageError};
 use crate::cli::IdentifyArgs;
 
 pub fn run(args: &IdentifyArgs, out: &Output) -> Result<()> {
@@ -40,6 +40,23 @@ pub fn run(args: &IdentifyArgs, out: &Output) -> Result<()> {
         column: args.column.clone(),
         ..ReadOptions::default()
     };
+    if args.dry_run {
+        let queries = dry_run::count_checked("identify", &gallery, files, read, total)?;
+        let k = args.k;
+        dry_run::report(
+            "identify",
+            format!(
+                "would identify {queries} queries against {} faces of {} (k={k}, {} Hamming candidates, {} reranked by exact cosine)",
+                gallery.live_rows(),
+                args.gallery.display(),
+                args.candidates.unwrap_or_else(|| gallery.default_candidates(k)),
+                args.rerank.unwrap_or_else(|| default_rerank(k)),
+            ),
+            &[&args.output],
+            out,
+        );
+        return Ok(());
+    }
     let progress = Progress::new("identify", "queries", Some(total));
     let s = jobs::identify(
         &gallery,

@@ -5,7 +5,9 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use faceflash_batch::progress::Progress;
 use faceflash_batch::quant::{self, FitParams};
-use faceflash_batch::store::gallery::{FloatType, GalleryWriter, MANIFEST};
+use faceflash_batch::store::gallery::{
+    indexed_face_ids, FloatType, GalleryWriter, Manifest, MANIFEST,
+};
 use faceflash_batch::store::{
     count_rows, resolve_inputs, EmbeddingReader, GalleryError, ReadOptions,
 };
@@ -40,6 +42,9 @@ pub fn run(args: &IndexArgs, out: &Output) -> Result<()> {
             args.output.display()
         ))
         .into());
+    }
+    if args.dry_run {
+        return dry_run(args, &files, options, existing, total, out);
     }
     let mut writer = if existing {
         let expected = match &args.quantizer {
@@ -135,6 +140,72 @@ pub fn run(args: &IndexArgs, out: &Output) -> Result<()> {
         seconds,
         summary.rows_added as f64 / seconds.max(1e-9)
     ));
+    Ok(())
+}
+
+/// `--dry-run`: reads the inputs (validating them as the real run would) and the gallery's
+/// face ids, and says how many faces would be added and skipped; writes nothing, takes no
+/// lock.
+fn dry_run(
+    args: &IndexArgs,
+    files: &[std::path::PathBuf],
+    options: ReadOptions,
+    existing: bool,
+    total: u64,
+    out: &Output,
+) -> Result<()> {
+    let manifest = existing.then(|| Manifest::read(&args.output)).transpose()?;
+    let mut known = match &manifest {
+        Some(m) => indexed_face_ids(&args.output, m)?,
+        None => Default::default(),
+    };
+    let (mut new, mut skipped) = (0u64, 0u64);
+    let progress = Progress::new("index: dry run", "faces", Some(total));
+    for batch in EmbeddingReader::new(files.to_vec(), options) {
+        let batch = batch?;
+        for id in batch.face_id.iter() {
+            if known.insert(id.unwrap_or_default().to_string()) {
+                new += 1;
+            } else {
+                skipped += 1;
+            }
+        }
+        progress.inc(batch.len() as u64);
+    }
+    progress.finish();
+    tracing::info!(
+        event = "index_plan",
+        gallery = %args.output.display(),
+        rows_new = new,
+        rows_skipped = skipped,
+        exists = existing,
+        "dry run"
+    );
+    let what = match &manifest {
+        Some(m) => format!(
+            "would append {new} face(s) to {} ({skipped} already indexed, skipped); it holds {} \
+             faces in {} shard(s), generation {}",
+            args.output.display(),
+            m.shards.iter().map(|s| s.rows).sum::<u64>(),
+            m.shards.len(),
+            m.generation
+        ),
+        None => format!(
+            "would create {} with {new} face(s){} from {} file(s), {}",
+            args.output.display(),
+            if skipped > 0 {
+                format!(" ({skipped} repeated face ids skipped)")
+            } else {
+                String::new()
+            },
+            files.len(),
+            match &args.quantizer {
+                Some(q) => format!("encoded with {}", q.display()),
+                None => format!("fitting a {}-bit quantizer on them first", args.bits),
+            }
+        ),
+    };
+    out.say(format!("dry run: {what}; nothing written"));
     Ok(())
 }
 

@@ -4,6 +4,7 @@ mod bench;
 mod bench_ann;
 mod dedup;
 mod demo;
+mod dry_run;
 #[cfg(feature = "vision")]
 mod embed;
 mod fit;

@@ -5,7 +5,7 @@ use faceflash_batch::jobs::{self, WatchlistParams};
 use faceflash_batch::progress::Progress;
 use faceflash_batch::store::{count_rows, resolve_inputs, Gallery, ReadOptions};
 
-use super::{check_threshold, Output, UsageError};
+use super::{check_threshold, dry_run, Output, UsageError};
 use crate::cli::WatchlistArgs;
 
 pub fn run(args: &WatchlistArgs, out: &Output) -> Result<()> {
@@ -27,6 +27,24 @@ pub fn run(args: &WatchlistArgs, out: &Output) -> Result<()> {
         column: args.column.clone(),
         ..ReadOptions::default()
     };
+    if args.dry_run {
+        let radius = jobs::prefilter_radius(&gallery, args.threshold, args.radius)?;
+        let faces = dry_run::count_checked("watchlist", &gallery, files, read, total)?;
+        dry_run::report(
+            "watchlist",
+            format!(
+                "would match {faces} stream faces against {} watchlist faces of {} at cosine ≥ {} (Hamming radius {radius}, {} hit(s) per face{})",
+                gallery.live_rows(),
+                args.watchlist.display(),
+                args.threshold,
+                args.k,
+                if args.per_identity { ", best per identity" } else { "" },
+            ),
+            &[&args.output],
+            out,
+        );
+        return Ok(());
+    }
     let progress = Progress::new("watchlist", "faces", Some(total));
     let s = jobs::watchlist(
         &gallery,

@@ -85,14 +85,7 @@ pub fn identify(
     );
     for batch in reader {
         let batch = batch?;
-        if batch.dim != gallery.dim() {
-            return Err(JobError::Dimension {
-                path: batch.path.to_path_buf(),
-                found: batch.dim,
-                expected: gallery.dim(),
-                gallery: gallery.dir().to_path_buf(),
-            });
-        }
+        super::check_batch_dim(&batch, gallery)?;
         let (results, stats) = gallery.search_unit(&batch.vectors, &search)?;
         pairs += stats.pairs;
         for (q, matches) in results.iter().enumerate() {

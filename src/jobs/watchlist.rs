@@ -105,14 +105,7 @@ pub fn watchlist(
     );
     for batch in reader {
         let batch = batch?;
-        if batch.dim != dim {
-            return Err(JobError::Dimension {
-                path: batch.path.to_path_buf(),
-                found: batch.dim,
-                expected: dim,
-                gallery: watchlist.dir().to_path_buf(),
-            });
-        }
+        super::check_batch_dim(&batch, watchlist)?;
         let codes = watchlist.quantizer().encode(&batch.vectors)?;
         let n = batch.len();
         let groups: Vec<(u64, Vec<Vec<Hit>>)> = (0..n.div_ceil(GROUP))

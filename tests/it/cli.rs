@@ -284,3 +284,227 @@ fn a_killed_job_leaves_no_partial_output() {
     assert_ok(&out);
     assert!(String::from_utf8_lossy(&out.stdout).contains("110 rows in 2 file(s)"));
 }
+
+/// Runs `script` (sh, with `$1` the mount point) in a private mount namespace (`unshare -rm`:
+/// no root needed) with a `size` tmpfs on `mnt`, so the disk really fills up.
+fn on_small_disk(
+    mnt: &std::path::Path,
+    size: &str,
+    script: &str,
+    args: &[&str],
+) -> (String, String) {
+    std::fs::create_dir_all(mnt).unwrap();
+    let full = format!("mount -t tmpfs -o size={size} tmpfs \"$1\" || exit 90\n{script}");
+    let out = std::process::Command::new("unshare")
+        .args(["-rm", "sh", "-c", &full, "sh", mnt.to_str().unwrap()])
+        .args(args)
+        .output()
+        .expect("unshare (util-linux) runs the disk-full test");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(
+        out.status.code() != Some(90),
+        "cannot mount a tmpfs in a user namespace here: {stderr}"
+    );
+    (stdout, stderr)
+}
+
+#[test]
+fn a_full_disk_is_named_and_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    synth_into(
+        dir.path(),
+        &["--n", "200", "--queries", "5000", "--dim", "512"],
+    );
+    let bin_path = assert_cmd::cargo::cargo_bin("faceflash-batch");
+    let mnt = dir.path().join("mnt");
+    // On a 3 MiB disk: a 200-face gallery fits; appending 5,000 faces (10 MB of floats)
+    // does not, and neither does a new gallery of them.
+    let script = r#"
+bin=$2; small=$3; big=$4
+"$bin" -q index "$small" -o "$1/g" --bits 64 || exit 91
+files() { ls -A "$1/g" | grep -vx '.lock' | sort | tr '\n' ' '; } # .lock: the writers' lock file
+before=$(files "$1")
+"$bin" -q index "$big" -o "$1/g" --append; echo "append=$?"
+after=$(files "$1")
+[ "$before" = "$after" ] && echo "files unchanged" || echo "files: $before -> $after"
+"$bin" -q gallery verify "$1/g"; echo "verify=$?"
+"$bin" gallery info --json "$1/g"
+"$bin" -q index "$big" -o "$1/g2" --bits 64; echo "create=$?"
+ls -A "$1"
+"#;
+    let small = dir.path().join("gallery.parquet");
+    let big = dir.path().join("queries.parquet");
+    let (stdout, stderr) = on_small_disk(
+        &mnt,
+        "3m",
+        script,
+        &[
+            bin_path.to_str().unwrap(),
+            small.to_str().unwrap(),
+            big.to_str().unwrap(),
+        ],
+    );
+    assert!(!stdout.contains("exit 91"), "{stdout}{stderr}");
+    assert!(stdout.contains("append=1"), "{stdout}{stderr}");
+    assert!(stdout.contains("create=1"), "{stdout}{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(
+        stderr.matches("the disk is full").count(),
+        2,
+        "both failures say the disk is full: {stderr}"
+    );
+    assert!(stderr.contains("No space left on device"), "{stderr}");
+    assert!(stdout.contains("files unchanged"), "{stdout}");
+    assert!(stdout.contains("verify=0"), "{stdout}{stderr}");
+    assert!(
+        stdout.contains("\"rows\": 200,"),
+        "the gallery keeps its 200 faces: {stdout}"
+    );
+    // Only the first gallery is left on the disk: no staging directory, no partial shard.
+    assert_eq!(stdout.lines().last(), Some("g"), "{stdout}");
+}
+
+#[test]
+fn index_dry_run_counts_what_it_would_add_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    synth_into(
+        dir.path(),
+        &["--n", "200", "--queries", "10", "--dim", "16"],
+    );
+    let g = dir.path().join("g");
+    let run = |args: &[&str]| bin().arg("index").args(args).output().unwrap();
+    let gallery = dir.path().join("gallery.parquet");
+    let queries = dir.path().join("queries.parquet");
+    let (gs, qs, gd) = (
+        gallery.to_str().unwrap(),
+        queries.to_str().unwrap(),
+        g.to_str().unwrap(),
+    );
+    let out = run(&[gs, "-o", gd, "--bits", "64", "--dry-run"]);
+    assert_ok(&out);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("would create") && said.contains("with 200 face(s)"),
+        "{said}"
+    );
+    assert!(!g.exists(), "a dry run creates no gallery");
+    assert_ok(&run(&[gs, "-o", gd, "--bits", "64"]));
+    let manifest = std::fs::read(g.join("manifest.json")).unwrap();
+    let out = run(&[gs, qs, "-o", gd, "--append", "--dry-run"]);
+    assert_ok(&out);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("would append 10 face(s)") && said.contains("200 already indexed"),
+        "{said}"
+    );
+    assert_eq!(std::fs::read(g.join("manifest.json")).unwrap(), manifest);
+}
+
+#[test]
+fn search_jobs_dry_run_say_what_they_would_do_and_write_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    synth_into(
+        dir.path(),
+        &["--n", "200", "--queries", "10", "--dim", "16"],
+    );
+    let g = dir.path().join("g");
+    let path = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    let (gallery, queries, gd) = (path("gallery.parquet"), path("queries.parquet"), path("g"));
+    assert_ok(
+        &bin()
+            .args(["-q", "index", &gallery, "-o", &gd, "--bits", "64"])
+            .output()
+            .unwrap(),
+    );
+    let manifest = std::fs::read(g.join("manifest.json")).unwrap();
+    let said = |args: &[&str]| {
+        let out = bin().args(args).arg("--dry-run").output().unwrap();
+        assert_ok(&out);
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let m = path("m.parquet");
+    let s = said(&[
+        "identify",
+        "--gallery",
+        &gd,
+        "--queries",
+        &queries,
+        "-o",
+        &m,
+        "-k",
+        "3",
+        "--candidates",
+        "50",
+    ]);
+    assert!(
+        s.contains("would identify 10 queries against 200 faces")
+            && s.contains("k=3, 50 Hamming candidates"),
+        "{s}"
+    );
+    let (p, c) = (path("p.parquet"), path("c.parquet"));
+    let s = said(&[
+        "dedup",
+        "--gallery",
+        &gd,
+        "--threshold",
+        "0.5",
+        "--radius",
+        "20",
+        "-o",
+        &p,
+        "--clusters",
+        &c,
+    ]);
+    assert!(
+        s.contains("would self-join 200 faces")
+            && s.contains("19900 code pairs")
+            && s.contains("Hamming radius 20")
+            && s.contains(&c),
+        "{s}"
+    );
+    let h = path("h.parquet");
+    let s = said(&[
+        "watchlist",
+        "--watchlist",
+        &gd,
+        "--stream",
+        &queries,
+        "--threshold",
+        "0.5",
+        "--radius",
+        "20",
+        "-o",
+        &h,
+    ]);
+    assert!(
+        s.contains("would match 10 stream faces against 200 watchlist faces"),
+        "{s}"
+    );
+    for out in [&m, &p, &c, &h] {
+        assert!(!std::path::Path::new(out).exists(), "a dry run wrote {out}");
+    }
+    assert_eq!(std::fs::read(g.join("manifest.json")).unwrap(), manifest);
+
+    // The inputs are checked as the real run would: a query table of another dimension is
+    // bad input (exit 3), named.
+    synth_into(
+        &dir.path().join("d8"),
+        &["--n", "20", "--queries", "5", "--dim", "8"],
+    );
+    let wrong = path("d8/queries.parquet");
+    let out = bin()
+        .args([
+            "identify",
+            "--gallery",
+            &gd,
+            "--queries",
+            &wrong,
+            "-o",
+            &m,
+            "--dry-run",
+        ])
+        .output()
+        .unwrap();
+    assert_fails_with(&out, 3, &["d8/queries.parquet", "dimension"]);
+}

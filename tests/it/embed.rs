@@ -349,11 +349,18 @@ fn resume_does_no_work_the_second_time_and_only_new_photos_after() {
         std::fs::read(&out).unwrap(),
         std::fs::read(&errors).unwrap(),
     );
-    let second = embed(&args);
+    // Nothing new: no model is loaded (ONNX Runtime pointed at nothing would fail the run).
+    let second = bin()
+        .current_dir(root())
+        .env("ORT_DYLIB_PATH", "/nonexistent/libonnxruntime.so")
+        .arg("embed")
+        .args(args)
+        .output()
+        .unwrap();
     assert_ok(&second);
     let said = String::from_utf8_lossy(&second.stdout);
     assert!(
-        said.contains("from 0 of 0 images") && said.contains("3 skipped"),
+        said.contains("nothing new to embed (3 image(s) already done)"),
         "{said}"
     );
     assert_eq!(
@@ -370,6 +377,18 @@ fn resume_does_no_work_the_second_time_and_only_new_photos_after() {
     );
     assert_eq!(read_table(&errors).0.num_rows(), 1);
     std::fs::copy(photo("obama2.jpg"), input.join("obama2.jpg")).unwrap();
+    let dry = embed(&[&args[..], &["--dry-run"]].concat());
+    assert_ok(&dry);
+    let said = String::from_utf8_lossy(&dry.stdout);
+    assert!(
+        said.contains("would embed 1 image(s)") && said.contains("3 already done"),
+        "{said}"
+    );
+    assert_eq!(
+        std::fs::read(&out).unwrap(),
+        bytes.0,
+        "a dry run writes nothing"
+    );
     let third = embed(&args);
     assert_ok(&third);
     let said = String::from_utf8_lossy(&third.stdout);

@@ -11,9 +11,9 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// A config for `nightly-archive-dedup.sh` over `archive`, with a quantizer fitted on
-/// synthetic 128-d faces (the first run of a real archive fits one on its own ≥ 100 faces).
-fn nightly_config(dir: &Path, archive: &Path) -> PathBuf {
+/// A quantizer fitted on synthetic 128-d faces (the first run of a real archive fits one on
+/// its own ≥ 100 faces): `dir/q.ffq`.
+fn synth_quantizer(dir: &Path) -> PathBuf {
     synth_into(
         &dir.join("synth"),
         &["--n", "2000", "--queries", "10", "--dim", "128"],
@@ -28,6 +28,12 @@ fn nightly_config(dir: &Path, archive: &Path) -> PathBuf {
             .output()
             .unwrap(),
     );
+    q
+}
+
+/// A config for `nightly-archive-dedup.sh` over `archive`, with a synthetic quantizer.
+fn nightly_config(dir: &Path, archive: &Path) -> PathBuf {
+    let q = synth_quantizer(dir);
     let config = dir.join("nightly.env");
     std::fs::write(
         &config,
@@ -135,6 +141,27 @@ fn nightly_dedup_reruns_do_nothing_new_and_new_photos_are_added() {
         archive.join("obama3.jpg"),
     )
     .unwrap();
+    // A dry run says what would be embedded and changes nothing.
+    let last_run = std::fs::read(work.join("last-run.json")).unwrap();
+    let runs = std::fs::read_dir(work.join("runs")).unwrap().count();
+    let dry = Command::new("bash")
+        .arg(root().join("pipelines/nightly-archive-dedup.sh"))
+        .arg(&config)
+        .env("DRY_RUN", "1")
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert_ok(&dry);
+    let said = String::from_utf8_lossy(&dry.stdout);
+    assert!(
+        said.contains("embed: dry run: would embed 1 image(s)")
+            && said.contains("3 already done")
+            && said.contains("index: dry run: would append 0 face(s)"),
+        "{said}"
+    );
+    assert_eq!(outputs(&work), before, "a dry run changed an output");
+    assert_eq!(std::fs::read(work.join("last-run.json")).unwrap(), last_run);
+    assert_eq!(std::fs::read_dir(work.join("runs")).unwrap().count(), runs);
     assert_ok(&run_pipeline("nightly-archive-dedup.sh", &config));
     let (clusters, _) = read_table(&work.join("clusters.parquet"));
     assert_eq!(clusters.num_rows(), 3);
@@ -188,4 +215,178 @@ fn a_second_run_is_refused_by_the_lock_and_a_killed_run_is_finished_by_the_next(
             .unwrap();
     assert_eq!(v["status"], "ok");
     assert!(work.join("clusters.parquet").is_file());
+}
+
+/// A gallery of `photos` (embedded with the bundled models, indexed with a quantizer fitted
+/// on synthetic 128-d faces), as a watchlist or an identification gallery.
+fn photo_gallery(dir: &Path, photos: &[&str]) -> PathBuf {
+    let enrolled = dir.join("enrolled");
+    std::fs::create_dir_all(&enrolled).unwrap();
+    for name in photos {
+        std::fs::copy(
+            root().join("tests/data/photos").join(name),
+            enrolled.join(name),
+        )
+        .unwrap();
+    }
+    let q = synth_quantizer(dir);
+    let faces = dir.join("enrolled.parquet");
+    assert_ok(
+        &bin()
+            .current_dir(root())
+            .args(["-q", "embed"])
+            .arg(&enrolled)
+            .arg("-o")
+            .arg(&faces)
+            .output()
+            .unwrap(),
+    );
+    let gallery = dir.join("gallery");
+    assert_ok(
+        &bin()
+            .args(["-q", "index"])
+            .arg(&faces)
+            .arg("-o")
+            .arg(&gallery)
+            .arg("--quantizer")
+            .arg(&q)
+            .output()
+            .unwrap(),
+    );
+    gallery
+}
+
+/// The face ids of the rows of a faces table whose path ends with `suffix`.
+fn face_ids_of(faces: &arrow::array::RecordBatch, suffix: &str) -> Vec<String> {
+    strings(faces, "path")
+        .into_iter()
+        .zip(strings(faces, "face_id"))
+        .filter(|(p, _)| p.as_deref().is_some_and(|p| p.ends_with(suffix)))
+        .filter_map(|(_, id)| id)
+        .collect()
+}
+
+/// Every file of `work` but the run records (`runs/`, `last-run.json`), with its bytes.
+fn work_files(work: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(work)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .map(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().to_string();
+            (name, std::fs::read(&p).unwrap())
+        })
+        .filter(|(name, _)| name != "last-run.json" && name != ".pipeline.lock")
+        .collect();
+    files.sort();
+    files
+}
+
+/// The names of the steps of the last run that ran (not skipped).
+fn steps_run(work: &Path) -> Vec<String> {
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(work.join("last-run.json")).unwrap())
+            .unwrap();
+    assert_eq!(v["status"], "ok", "{v}");
+    v["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s.get("skipped").is_none())
+        .map(|s| s["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn watchlist_scan_hits_the_watched_person_and_a_rerun_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let watchlist = photo_gallery(dir.path(), &["obama.jpg", "biden.jpg"]);
+    let stream = dir.path().join("stream/2026-12-04");
+    std::fs::create_dir_all(&stream).unwrap();
+    for name in ["obama2.jpg", "t1.jpg"] {
+        std::fs::copy(
+            root().join("tests/data/photos").join(name),
+            stream.join(name),
+        )
+        .unwrap();
+    }
+    let work = dir.path().join("watch");
+    let config = dir.path().join("watch.env");
+    std::fs::write(
+        &config,
+        format!(
+            "STREAM={}\nWATCHLIST={}\nWORK={}\nTHRESHOLD=0.5\nK=3\nFACEFLASH={}\n",
+            stream.parent().unwrap().display(),
+            watchlist.display(),
+            work.display(),
+            assert_cmd::cargo::cargo_bin("faceflash-batch").display()
+        ),
+    )
+    .unwrap();
+    assert_ok(&run_pipeline("watchlist-scan.sh", &config));
+    assert_eq!(steps_run(&work), ["embed", "watchlist", "per_day"]);
+    let (hits, _) = read_table(&work.join("hits.parquet"));
+    let (stream_faces, _) = read_table(&work.join("stream.parquet"));
+    let obama2 = face_ids_of(&stream_faces, "/obama2.jpg");
+    assert_eq!(obama2.len(), 1);
+    let hit_faces = strings(&hits, "face_id");
+    assert!(
+        hit_faces.contains(&Some(obama2[0].clone())),
+        "obama2 hits: {hit_faces:?}"
+    );
+    let per_day = std::fs::read_to_string(work.join("hits-per-day.csv")).unwrap();
+    assert!(per_day.contains("2026-12-04"), "{per_day}");
+    let before = work_files(&work);
+
+    // Nothing new: no step but embed's check runs, every output byte-identical.
+    assert_ok(&run_pipeline("watchlist-scan.sh", &config));
+    assert_eq!(steps_run(&work), ["embed"]);
+    assert_eq!(work_files(&work), before, "a rerun changed an output");
+}
+
+#[test]
+fn batch_identify_finds_the_person_and_a_rerun_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let gallery = photo_gallery(dir.path(), &["obama.jpg", "biden.jpg", "t1.jpg"]);
+    let queries = dir.path().join("queries");
+    std::fs::create_dir_all(&queries).unwrap();
+    for name in ["obama2.jpg", "obama3.jpg"] {
+        std::fs::copy(
+            root().join("tests/data/photos").join(name),
+            queries.join(name),
+        )
+        .unwrap();
+    }
+    let work = dir.path().join("identify");
+    let config = dir.path().join("identify.env");
+    std::fs::write(
+        &config,
+        format!(
+            "QUERIES={}\nGALLERY={}\nWORK={}\nK=3\nMIN_COSINE=0.4\nEMBED_FLAGS=--largest\nFACEFLASH={}\n",
+            queries.display(),
+            gallery.display(),
+            work.display(),
+            assert_cmd::cargo::cargo_bin("faceflash-batch").display()
+        ),
+    )
+    .unwrap();
+    assert_ok(&run_pipeline("batch-identify.sh", &config));
+    assert_eq!(steps_run(&work), ["embed", "identify", "top_matches"]);
+    let (matches, _) = read_table(&work.join("matches.parquet"));
+    assert_eq!(matches.num_rows(), 2 * 3, "two queries, three matches each");
+    // Both Obama queries find the enrolled Obama photo first (identity = folder "enrolled").
+    let top = std::fs::read_to_string(work.join("top-matches.csv")).unwrap();
+    let rank1: Vec<&str> = top.lines().filter(|l| l.contains(",1,")).collect();
+    assert_eq!(rank1.len(), 2, "{top}");
+    let (enrolled, _) = read_table(&dir.path().join("enrolled.parquet"));
+    let obama_id = face_ids_of(&enrolled, "/obama.jpg");
+    assert!(
+        rank1.iter().all(|l| l.contains(&obama_id[0])),
+        "{top}\nobama: {obama_id:?}"
+    );
+    let before = work_files(&work);
+
+    assert_ok(&run_pipeline("batch-identify.sh", &config));
+    assert_eq!(steps_run(&work), ["embed"]);
+    assert_eq!(work_files(&work), before, "a rerun changed an output");
 }

@@ -21,15 +21,74 @@ use crate::progress::Progress;
 use crate::store::recordio::RecordIoReader;
 use crate::store::{count_rows, Provenance};
 use crate::vision::walk::ImageSource;
-use crate::vision::{Embedder, FaceCrop, Fault, FaultKind, ImageItem};
+use crate::vision::{Embedder, FaceCrop, Fault, FaultKind, ImageItem, ModelFiles};
 
 /// Parameters of an embedding run.
 #[derive(Debug, Clone)]
 pub struct EmbedParams {
     /// Faces per recognizer batch.
     pub batch: usize,
-    /// Skip paths already in the output (or errors table) and keep their rows.
-    pub resume: bool,
+}
+
+/// What a run will do, decided from the inputs and (with `--resume`) the previous outputs
+/// alone, before any model is loaded: `embed --dry-run` prints it, and a rerun with nothing
+/// new stops here without starting ONNX Runtime.
+#[derive(Debug)]
+pub struct EmbedPlan {
+    /// Images this run will embed.
+    pub todo: Vec<ImageItem>,
+    /// Images a previous run already handled (in its faces or errors table).
+    pub skipped: u64,
+    keep_faces: bool,
+    keep_errors: bool,
+}
+
+impl EmbedPlan {
+    /// Nothing to embed and no output to add: every output would stay exactly as it is.
+    pub fn nothing_new(&self, out: &EmbedOutputs) -> bool {
+        self.keep_faces && self.todo.is_empty() && (out.errors.is_none() || self.keep_errors)
+    }
+}
+
+/// Plans a run over `items`: with `resume`, the paths already in the previous faces or errors
+/// table are skipped and their rows kept. A previous faces table made with another recognizer
+/// (by its provenance) is refused: its embeddings would not be comparable.
+pub fn plan(
+    items: Vec<ImageItem>,
+    files: &ModelFiles,
+    out: &EmbedOutputs,
+    resume: bool,
+) -> Result<EmbedPlan, JobError> {
+    let mut done = HashSet::new();
+    let keep_faces = resume && out.faces.is_file();
+    let keep_errors = resume && out.errors.is_some_and(Path::is_file);
+    if keep_faces {
+        let made_with = provenance_value(out.faces, "recognizer_sha256")?;
+        if made_with
+            .as_deref()
+            .is_some_and(|sha| sha != files.recognizer_sha256)
+        {
+            return Err(JobError::Params(format!(
+                "--resume: {} was embedded with another recognizer model; its embeddings would not be comparable — write to a new output",
+                out.faces.display()
+            )));
+        }
+        done_paths(out.faces, &mut done)?;
+    }
+    if let (true, Some(errors)) = (keep_errors, out.errors) {
+        done_paths(errors, &mut done)?;
+    }
+    let total = items.len() as u64;
+    let todo: Vec<ImageItem> = items
+        .into_iter()
+        .filter(|i| !done.contains(&i.path))
+        .collect();
+    Ok(EmbedPlan {
+        skipped: total - todo.len() as u64,
+        todo,
+        keep_faces,
+        keep_errors,
+    })
 }
 
 /// What a run did.
@@ -73,10 +132,11 @@ pub struct EmbedOutputs<'a> {
     pub errors: Option<&'a Path>,
 }
 
-/// Embeds `items` (from files, or records of `recordio`) into `out.faces`.
+/// Embeds the images of `plan` (files, or records of `recordio`) into `out.faces`, after the
+/// rows the plan keeps from a previous run.
 pub fn embed(
     embedder: &Embedder,
-    items: Vec<ImageItem>,
+    plan: EmbedPlan,
     recordio: Option<&Path>,
     out: &EmbedOutputs,
     params: &EmbedParams,
@@ -103,40 +163,17 @@ pub fn embed(
     };
 
     // --resume: what earlier runs did stays, and is not done again.
-    let mut done = HashSet::new();
-    let resume_faces = params.resume && out.faces.is_file();
-    let resume_errors = params.resume && out.errors.is_some_and(Path::is_file);
-    if resume_faces {
-        let made_with = provenance_value(out.faces, "recognizer_sha256")?;
-        if made_with
-            .as_deref()
-            .is_some_and(|sha| sha != embedder.files.recognizer_sha256)
-        {
-            return Err(JobError::Params(format!(
-                "--resume: {} was embedded with another recognizer model; its embeddings would not be comparable — write to a new output",
-                out.faces.display()
-            )));
-        }
-        done_paths(out.faces, &mut done)?;
-    }
-    if resume_errors {
-        done_paths(out.errors.unwrap(), &mut done)?;
-    }
-    let total = items.len() as u64;
-    let items: Vec<ImageItem> = items
-        .into_iter()
-        .filter(|i| !done.contains(&i.path))
-        .collect();
-    summary.skipped = total - items.len() as u64;
+    summary.skipped = plan.skipped;
     if let Some(p) = progress {
         p.inc(summary.skipped);
     }
-    if resume_faces && items.is_empty() && (out.errors.is_none() || resume_errors) {
+    if plan.nothing_new(out) {
         // Nothing new: the outputs stay exactly as they are (a cron rerun writes nothing).
         summary.rows = count_rows(std::slice::from_ref(&out.faces.to_path_buf()))?;
         summary.seconds = start.elapsed().as_secs_f64();
         return Ok(summary);
     }
+    let (items, resume_faces, resume_errors) = (plan.todo, plan.keep_faces, plan.keep_errors);
 
     let mut faces_out =
         FacesOut::create(out.faces, dim, embedder.files.profile.name(), &provenance)?;

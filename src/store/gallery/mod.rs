@@ -41,7 +41,7 @@ pub use meta::{
     schema_of as read_meta_schema,
 };
 pub use tombstones::{RowBitmap, Tombstones};
-pub use writer::{GalleryWriter, IndexSummary};
+pub use writer::{indexed_face_ids, GalleryWriter, IndexSummary};
 
 use crate::quant::{self, Quantizer};
 

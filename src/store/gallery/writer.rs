@@ -169,12 +169,7 @@ impl GalleryWriter {
             writer.carried = CarriedColumns::from_schema(skip_columns, &schema);
             writer.schema = Some(schema);
         }
-        for shard in &writer.manifest.shards {
-            let (ids, _) = super::meta::read_ids(&dir.join(&shard.meta.file))?;
-            writer
-                .known
-                .extend(ids.iter().flatten().map(str::to_string));
-        }
+        writer.known = indexed_face_ids(dir, &writer.manifest)?;
         Ok(writer)
     }
 
@@ -431,4 +426,18 @@ fn process_alive(pid: u32) -> bool {
     } else {
         true
     }
+}
+
+/// The face ids of every shard `manifest` lists in the gallery at `dir` (what `--append`
+/// skips; read-only, so `index --dry-run` uses it without the lock).
+pub fn indexed_face_ids(
+    dir: &Path,
+    manifest: &Manifest,
+) -> Result<std::collections::HashSet<String>, GalleryError> {
+    let mut known = std::collections::HashSet::new();
+    for shard in &manifest.shards {
+        let (ids, _) = super::meta::read_ids(&dir.join(&shard.meta.file))?;
+        known.extend(ids.iter().flatten().map(str::to_string));
+    }
+    Ok(known)
 }
