@@ -32,5 +32,23 @@ for scale in ${SCALES//,/ }; do
   $PY scripts/compare_peers.py ann --data "$WORK/$name" --out "$RESULTS/$name" \
       --systems "$SYSTEMS" --skip-done ${PEER_FLAGS:-}
 done
+# The machine these figures come from (they differ several-fold between machines), and the
+# time the whole comparison took.
+for scale in ${SCALES//,/ }; do
+  name="$tag-$(echo "$scale" | tr 'KM' 'km')"
+  $PY - "$RESULTS/$name/machine.json" "$(( $(date +%s) - start ))" <<'PY'
+import json, os, sys, time
+info = {}
+for line in open("/proc/cpuinfo"):
+    key, _, value = line.partition(":")
+    info.setdefault(key.strip(), value.strip())
+flags = info.get("flags", "").split()
+simd = [f for f in ("avx512f", "avx512_vpopcntdq", "avx512bw", "avx2", "popcnt", "neon") if f in flags]
+mem = next(int(l.split()[1]) for l in open("/proc/meminfo") if l.startswith("MemTotal"))
+json.dump({"cpu": info.get("model name", "unknown"), "cpus": os.cpu_count(), "simd": simd,
+           "mem_gib": round(mem / 2**20), "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+           "seconds": int(sys.argv[2])}, open(sys.argv[1], "w"), indent=2)
+PY
+done
 $PY scripts/compare_peers.py report --results "$RESULTS"
 echo "compare-ann: done in $(( $(date +%s) - start )) s; see $RESULTS/comparison.md"

@@ -35,7 +35,7 @@ pub type DistancesFn = fn(query: &[u64], codes: &[u64], out: &mut [u32]);
 /// A kernel and its name (for logs and benchmark reports).
 #[derive(Clone, Copy)]
 pub struct Kernel {
-    /// Kernel name: `avx2`, `popcnt` or `portable`.
+    /// Kernel name: `avx512`, `avx2`, `popcnt` or `portable`.
     pub name: &'static str,
     /// Distances to row-major codes.
     pub distances: DistancesFn,
@@ -70,7 +70,19 @@ pub fn kernels() -> Vec<Kernel> {
 pub fn kernel() -> Kernel {
     static KERNEL: OnceLock<Kernel> = OnceLock::new();
     *KERNEL.get_or_init(|| {
-        let all = kernels();
+        let all: Vec<Kernel> = kernels()
+            .into_iter()
+            .filter(|k| {
+                let ok = agrees_with_portable(k);
+                if !ok {
+                    tracing::error!(
+                        kernel = k.name,
+                        "scan kernel disagrees with the portable reference on this CPU; not used"
+                    );
+                }
+                ok
+            })
+            .collect();
         if let Ok(name) = std::env::var("FACEFLASH_KERNEL") {
             if let Some(k) = all.iter().find(|k| k.name == name) {
                 return *k;
@@ -84,6 +96,37 @@ pub fn kernel() -> Kernel {
         let chosen = fastest(&all);
         tracing::debug!(kernel = chosen.name, "scan kernel chosen");
         chosen
+    })
+}
+
+/// Whether `k` gives the portable kernel's distances, row-major and blocked, on random and
+/// edge codes (zero, all-ones, the query itself) of several lengths. Checked once per process
+/// before a kernel can be chosen (a few microseconds), so a kernel that disagrees on some CPU
+/// is never used: results stay exact whatever the machine.
+pub fn agrees_with_portable(k: &Kernel) -> bool {
+    let mut state = 0x2545_F491_4F6C_DD1Du64;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let rows = 2 * BLOCK_ROWS;
+    [1usize, 2, 3, 4, 8, 16, 17].iter().all(|&words| {
+        let query: Vec<u64> = (0..words).map(|_| next()).collect();
+        let mut codes: Vec<u64> = (0..rows * words).map(|_| next()).collect();
+        codes[..words].fill(0);
+        codes[words..2 * words].fill(u64::MAX);
+        codes[2 * words..3 * words].copy_from_slice(&query);
+        let blocks = interleave(&codes, words);
+        let mut got = vec![0u32; rows];
+        let mut want = vec![0u32; rows];
+        (k.blocks)(&query, &blocks, &mut got);
+        block_distances_portable(&query, &blocks, &mut want);
+        let blocked = got == want;
+        (k.distances)(&query, &codes, &mut got);
+        distances_portable(&query, &codes, &mut want);
+        blocked && got == want
     })
 }
 
@@ -129,4 +172,37 @@ pub fn prefetch(bytes: &[u8]) {
 /// `codes` (`out.len()` codes of the same length), with the process's kernel.
 pub fn distances(query: &[u64], codes: &[u64], out: &mut [u32]) {
     (kernel().distances)(query, codes, out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn all_zero_distances(_: &[u64], _: &[u64], out: &mut [u32]) {
+        out.fill(0);
+    }
+
+    fn off_by_one_in_second_block(query: &[u64], blocks: &[u64], out: &mut [u32]) {
+        block_distances_portable(query, blocks, out);
+        out[BLOCK_ROWS + 1] += 1;
+    }
+
+    #[test]
+    fn every_kernel_passes_the_self_check_and_broken_ones_fail_it() {
+        for k in kernels() {
+            assert!(agrees_with_portable(&k), "{} disagrees", k.name);
+        }
+        let portable = portable_kernel();
+        let wrong_rows = Kernel {
+            distances: all_zero_distances,
+            ..portable
+        };
+        let wrong_blocks = Kernel {
+            blocks: off_by_one_in_second_block,
+            ..portable
+        };
+        assert!(!agrees_with_portable(&wrong_rows));
+        assert!(!agrees_with_portable(&wrong_blocks));
+        assert!(agrees_with_portable(&kernel()));
+    }
 }

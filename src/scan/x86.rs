@@ -1,6 +1,8 @@
-//! x86-64 kernels: POPCNT (scalar, one popcount per word) and AVX2 (nibble lookup with
-//! `vpshufb`, byte sums accumulated across words and reduced per row with `vpsadbw`, four rows
-//! per register in the interleaved layout).
+//! x86-64 kernels: AVX-512 VPOPCNTDQ (one 512-bit register holds word `w` of a block's eight
+//! rows: xor with the broadcast query word, `vpopcntq`, add — eight rows per instruction),
+//! POPCNT (scalar, one popcount per word) and AVX2 (nibble lookup with `vpshufb`, byte sums
+//! accumulated across words and reduced per row with `vpsadbw`, four rows per register in the
+//! interleaved layout).
 
 use std::arch::x86_64::*;
 
@@ -10,6 +12,13 @@ use super::Kernel;
 /// The x86 kernels this CPU supports, fastest first.
 pub fn available() -> Vec<Kernel> {
     let mut v = Vec::new();
+    if has_avx512_vpopcntdq() {
+        v.push(Kernel {
+            name: "avx512",
+            distances: distances_popcnt_or_portable(),
+            blocks: blocks_avx512,
+        });
+    }
     if std::arch::is_x86_feature_detected!("avx2") {
         v.push(Kernel {
             name: "avx2",
@@ -108,6 +117,78 @@ fn blocks_popcnt(query: &[u64], blocks: &[u64], out: &mut [u32]) {
 #[target_feature(enable = "popcnt")]
 fn popcnt_blocks(query: &[u64], blocks: &[u64], out: &mut [u32]) {
     blocks_body(query, blocks, out)
+}
+
+/// Whether this CPU runs the AVX-512 kernel (AVX-512 F and VPOPCNTDQ).
+pub fn has_avx512_vpopcntdq() -> bool {
+    std::arch::is_x86_feature_detected!("avx512f")
+        && std::arch::is_x86_feature_detected!("avx512vpopcntdq")
+}
+
+fn blocks_avx512(query: &[u64], blocks: &[u64], out: &mut [u32]) {
+    check_shapes(query, blocks, out);
+    // SAFETY: only handed out by `available()` after `has_avx512_vpopcntdq()`; shapes were
+    // checked above, which is all the pointer arithmetic inside relies on.
+    unsafe {
+        match query.len() {
+            8 => avx512_blocks_fixed::<8>(query, blocks, out),
+            16 => avx512_blocks_fixed::<16>(query, blocks, out),
+            _ => avx512_blocks_any(query, blocks, out),
+        }
+    }
+}
+
+/// `W`-word codes: the broadcast query words stay in registers across blocks.
+#[target_feature(enable = "avx512f,avx512vpopcntdq")]
+unsafe fn avx512_blocks_fixed<const W: usize>(query: &[u64], blocks: &[u64], out: &mut [u32]) {
+    let mut q = [_mm512_setzero_si512(); W];
+    for (r, &word) in q.iter_mut().zip(query) {
+        *r = _mm512_set1_epi64(word as i64);
+    }
+    for (block, o) in blocks
+        .chunks_exact(BLOCK_ROWS * W)
+        .zip(out.chunks_exact_mut(BLOCK_ROWS))
+    {
+        let p = block.as_ptr();
+        let mut acc = _mm512_setzero_si512();
+        for (w, &qw) in q.iter().enumerate() {
+            // SAFETY: `w < W`, so the 8-word load lies inside this block of `8 * W` words
+            // (unaligned load: no alignment is assumed).
+            let v = unsafe { _mm512_loadu_si512(p.add(w * BLOCK_ROWS).cast()) };
+            acc = _mm512_add_epi64(acc, _mm512_popcnt_epi64(_mm512_xor_si512(v, qw)));
+        }
+        store_rows(acc, o);
+    }
+}
+
+/// Any code length.
+#[target_feature(enable = "avx512f,avx512vpopcntdq")]
+unsafe fn avx512_blocks_any(query: &[u64], blocks: &[u64], out: &mut [u32]) {
+    let words = query.len();
+    for (block, o) in blocks
+        .chunks_exact(BLOCK_ROWS * words)
+        .zip(out.chunks_exact_mut(BLOCK_ROWS))
+    {
+        let p = block.as_ptr();
+        let mut acc = _mm512_setzero_si512();
+        for (w, &qw) in query.iter().enumerate() {
+            // SAFETY: `w < words`, so the 8-word load lies inside this block of `8 * words`
+            // words (unaligned load).
+            let v = unsafe { _mm512_loadu_si512(p.add(w * BLOCK_ROWS).cast()) };
+            let x = _mm512_xor_si512(v, _mm512_set1_epi64(qw as i64));
+            acc = _mm512_add_epi64(acc, _mm512_popcnt_epi64(x));
+        }
+        store_rows(acc, o);
+    }
+}
+
+/// Writes the eight 64-bit lane sums (one row's distance each, < 2^32) as eight u32.
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn store_rows(acc: __m512i, o: &mut [u32]) {
+    assert_eq!(o.len(), BLOCK_ROWS);
+    // SAFETY: `o` is exactly 8 u32 = 32 bytes (checked above); unaligned store.
+    unsafe { _mm256_storeu_si256(o.as_mut_ptr().cast(), _mm512_cvtepi64_epi32(acc)) };
 }
 
 fn blocks_avx2(query: &[u64], blocks: &[u64], out: &mut [u32]) {

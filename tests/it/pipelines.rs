@@ -34,19 +34,14 @@ fn synth_quantizer(dir: &Path) -> PathBuf {
 /// A config for `nightly-archive-dedup.sh` over `archive`, with a synthetic quantizer.
 fn nightly_config(dir: &Path, archive: &Path) -> PathBuf {
     let q = synth_quantizer(dir);
-    let config = dir.join("nightly.env");
-    std::fs::write(
-        &config,
-        format!(
-            "ARCHIVE={}\nWORK={}\nTHRESHOLD=0.5\nMIN_FACES=1\nINDEX_FLAGS=\"--quantizer {}\"\nDEDUP_FLAGS=\"--radius 256\"\nFACEFLASH={}\n",
-            archive.display(),
-            dir.join("work").display(),
-            q.display(),
-            assert_cmd::cargo::cargo_bin("faceflash-batch").display()
+    write_config(
+        &dir.join("nightly.env"),
+        &[("ARCHIVE", archive), ("WORK", &dir.join("work"))],
+        &format!(
+            "THRESHOLD=0.5\nMIN_FACES=1\nINDEX_FLAGS=\"--quantizer {}\"\nDEDUP_FLAGS=\"--radius 256\"\n",
+            q.display()
         ),
     )
-    .unwrap();
-    config
 }
 
 fn run_pipeline(script: &str, config: &Path) -> std::process::Output {
@@ -58,17 +53,36 @@ fn run_pipeline(script: &str, config: &Path) -> std::process::Output {
         .unwrap()
 }
 
-fn archive(dir: &Path, photos: &[&str]) -> PathBuf {
-    let archive = dir.join("archive");
-    std::fs::create_dir_all(&archive).unwrap();
+/// `folder` (created) holding copies of the test `photos`.
+fn photos_in(folder: &Path, photos: &[&str]) -> PathBuf {
+    std::fs::create_dir_all(folder).unwrap();
     for name in photos {
         std::fs::copy(
             root().join("tests/data/photos").join(name),
-            archive.join(name),
+            folder.join(name),
         )
         .unwrap();
     }
-    archive
+    folder.to_path_buf()
+}
+
+fn archive(dir: &Path, photos: &[&str]) -> PathBuf {
+    photos_in(&dir.join("archive"), photos)
+}
+
+/// Writes a pipeline config (`KEY=VALUE` lines) at `path`, running the built binary.
+fn write_config(path: &Path, entries: &[(&str, &Path)], extra: &str) -> PathBuf {
+    let mut text: String = entries
+        .iter()
+        .map(|(k, v)| format!("{k}={}\n", v.display()))
+        .collect();
+    text.push_str(extra);
+    text.push_str(&format!(
+        "FACEFLASH={}\n",
+        assert_cmd::cargo::cargo_bin("faceflash-batch").display()
+    ));
+    std::fs::write(path, text).unwrap();
+    path.to_path_buf()
 }
 
 fn outputs(work: &Path) -> Vec<(String, Vec<u8>)> {
@@ -220,15 +234,7 @@ fn a_second_run_is_refused_by_the_lock_and_a_killed_run_is_finished_by_the_next(
 /// A gallery of `photos` (embedded with the bundled models, indexed with a quantizer fitted
 /// on synthetic 128-d faces), as a watchlist or an identification gallery.
 fn photo_gallery(dir: &Path, photos: &[&str]) -> PathBuf {
-    let enrolled = dir.join("enrolled");
-    std::fs::create_dir_all(&enrolled).unwrap();
-    for name in photos {
-        std::fs::copy(
-            root().join("tests/data/photos").join(name),
-            enrolled.join(name),
-        )
-        .unwrap();
-    }
+    let enrolled = photos_in(&dir.join("enrolled"), photos);
     let q = synth_quantizer(dir);
     let faces = dir.join("enrolled.parquet");
     assert_ok(
@@ -301,28 +307,20 @@ fn steps_run(work: &Path) -> Vec<String> {
 fn watchlist_scan_hits_the_watched_person_and_a_rerun_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let watchlist = photo_gallery(dir.path(), &["obama.jpg", "biden.jpg"]);
-    let stream = dir.path().join("stream/2026-12-04");
-    std::fs::create_dir_all(&stream).unwrap();
-    for name in ["obama2.jpg", "t1.jpg"] {
-        std::fs::copy(
-            root().join("tests/data/photos").join(name),
-            stream.join(name),
-        )
-        .unwrap();
-    }
+    let stream = photos_in(
+        &dir.path().join("stream/2026-12-04"),
+        &["obama2.jpg", "t1.jpg"],
+    );
     let work = dir.path().join("watch");
-    let config = dir.path().join("watch.env");
-    std::fs::write(
-        &config,
-        format!(
-            "STREAM={}\nWATCHLIST={}\nWORK={}\nTHRESHOLD=0.5\nK=3\nFACEFLASH={}\n",
-            stream.parent().unwrap().display(),
-            watchlist.display(),
-            work.display(),
-            assert_cmd::cargo::cargo_bin("faceflash-batch").display()
-        ),
-    )
-    .unwrap();
+    let config = write_config(
+        &dir.path().join("watch.env"),
+        &[
+            ("STREAM", stream.parent().unwrap()),
+            ("WATCHLIST", &watchlist),
+            ("WORK", &work),
+        ],
+        "THRESHOLD=0.5\nK=3\n",
+    );
     assert_ok(&run_pipeline("watchlist-scan.sh", &config));
     assert_eq!(steps_run(&work), ["embed", "watchlist", "per_day"]);
     let (hits, _) = read_table(&work.join("hits.parquet"));
@@ -348,28 +346,17 @@ fn watchlist_scan_hits_the_watched_person_and_a_rerun_changes_nothing() {
 fn batch_identify_finds_the_person_and_a_rerun_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let gallery = photo_gallery(dir.path(), &["obama.jpg", "biden.jpg", "t1.jpg"]);
-    let queries = dir.path().join("queries");
-    std::fs::create_dir_all(&queries).unwrap();
-    for name in ["obama2.jpg", "obama3.jpg"] {
-        std::fs::copy(
-            root().join("tests/data/photos").join(name),
-            queries.join(name),
-        )
-        .unwrap();
-    }
+    let queries = photos_in(&dir.path().join("queries"), &["obama2.jpg", "obama3.jpg"]);
     let work = dir.path().join("identify");
-    let config = dir.path().join("identify.env");
-    std::fs::write(
-        &config,
-        format!(
-            "QUERIES={}\nGALLERY={}\nWORK={}\nK=3\nMIN_COSINE=0.4\nEMBED_FLAGS=--largest\nFACEFLASH={}\n",
-            queries.display(),
-            gallery.display(),
-            work.display(),
-            assert_cmd::cargo::cargo_bin("faceflash-batch").display()
-        ),
-    )
-    .unwrap();
+    let config = write_config(
+        &dir.path().join("identify.env"),
+        &[
+            ("QUERIES", &queries),
+            ("GALLERY", &gallery),
+            ("WORK", &work),
+        ],
+        "K=3\nMIN_COSINE=0.4\nEMBED_FLAGS=--largest\n",
+    );
     assert_ok(&run_pipeline("batch-identify.sh", &config));
     assert_eq!(steps_run(&work), ["embed", "identify", "top_matches"]);
     let (matches, _) = read_table(&work.join("matches.parquet"));
