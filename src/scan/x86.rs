@@ -133,50 +133,50 @@ fn blocks_avx512(query: &[u64], blocks: &[u64], out: &mut [u32]) {
         match query.len() {
             8 => avx512_blocks_fixed::<8>(query, blocks, out),
             16 => avx512_blocks_fixed::<16>(query, blocks, out),
-            _ => avx512_blocks_any(query, blocks, out),
+            _ => {
+                let mut q = vec![_mm512_setzero_si512(); query.len()];
+                avx512_broadcast(query, &mut q);
+                avx512_scan(&q, blocks, out)
+            }
         }
     }
 }
 
-/// `W`-word codes: the broadcast query words stay in registers across blocks.
+/// `W`-word codes: the broadcast query words live in a fixed array, so they stay in registers
+/// across blocks once [`avx512_scan`] is inlined here.
 #[target_feature(enable = "avx512f,avx512vpopcntdq")]
-unsafe fn avx512_blocks_fixed<const W: usize>(query: &[u64], blocks: &[u64], out: &mut [u32]) {
+fn avx512_blocks_fixed<const W: usize>(query: &[u64], blocks: &[u64], out: &mut [u32]) {
     let mut q = [_mm512_setzero_si512(); W];
+    avx512_broadcast(query, &mut q);
+    avx512_scan(&q, blocks, out)
+}
+
+/// Each query word broadcast to the eight 64-bit lanes of a register.
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn avx512_broadcast(query: &[u64], q: &mut [__m512i]) {
     for (r, &word) in q.iter_mut().zip(query) {
         *r = _mm512_set1_epi64(word as i64);
     }
-    for (block, o) in blocks
-        .chunks_exact(BLOCK_ROWS * W)
-        .zip(out.chunks_exact_mut(BLOCK_ROWS))
-    {
-        let p = block.as_ptr();
-        let mut acc = _mm512_setzero_si512();
-        for (w, &qw) in q.iter().enumerate() {
-            // SAFETY: `w < W`, so the 8-word load lies inside this block of `8 * W` words
-            // (unaligned load: no alignment is assumed).
-            let v = unsafe { _mm512_loadu_si512(p.add(w * BLOCK_ROWS).cast()) };
-            acc = _mm512_add_epi64(acc, _mm512_popcnt_epi64(_mm512_xor_si512(v, qw)));
-        }
-        store_rows(acc, o);
-    }
 }
 
-/// Any code length.
+/// Distances to every block: per word, xor the eight rows' words with the broadcast query
+/// word, count bits per 64-bit lane, add.
+#[inline]
 #[target_feature(enable = "avx512f,avx512vpopcntdq")]
-unsafe fn avx512_blocks_any(query: &[u64], blocks: &[u64], out: &mut [u32]) {
-    let words = query.len();
+fn avx512_scan(q: &[__m512i], blocks: &[u64], out: &mut [u32]) {
+    let words = q.len();
     for (block, o) in blocks
         .chunks_exact(BLOCK_ROWS * words)
         .zip(out.chunks_exact_mut(BLOCK_ROWS))
     {
         let p = block.as_ptr();
         let mut acc = _mm512_setzero_si512();
-        for (w, &qw) in query.iter().enumerate() {
+        for (w, &qw) in q.iter().enumerate() {
             // SAFETY: `w < words`, so the 8-word load lies inside this block of `8 * words`
-            // words (unaligned load).
+            // words (unaligned load: no alignment is assumed).
             let v = unsafe { _mm512_loadu_si512(p.add(w * BLOCK_ROWS).cast()) };
-            let x = _mm512_xor_si512(v, _mm512_set1_epi64(qw as i64));
-            acc = _mm512_add_epi64(acc, _mm512_popcnt_epi64(x));
+            acc = _mm512_add_epi64(acc, _mm512_popcnt_epi64(_mm512_xor_si512(v, qw)));
         }
         store_rows(acc, o);
     }
