@@ -186,7 +186,7 @@ fn dry_run(
             "would append {new} face(s) to {} ({skipped} already indexed, skipped); it holds {} \
              faces in {} shard(s), generation {}",
             args.output.display(),
-            m.shards.iter().map(|s| s.rows).sum::<u64>(),
+            m.total_rows(),
             m.shards.len(),
             m.generation
         ),
